@@ -1,0 +1,100 @@
+"""The one place that computes the partial derivatives a problem declares.
+
+Two engines give the same answers:
+
+- ``"autograd"`` (reference and fallback): repeated :func:`torch.autograd.grad` on the
+  network's input. Derivatives are taken w.r.t. a *clone* of the points, never the points
+  themselves, so that when the points are learnable and the network's parameters already
+  depend on them (unrolled distillation) the result is the partial derivative, not the total one.
+- ``"forward"``: value and derivatives propagated layer by layer through an MLP
+  (:mod:`pinndd.forward`), when that module is present and supports the model.
+
+``"auto"`` picks the forward engine whenever it supports the model, else autograd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .domain import Box
+from .errors import PinnddError
+from .problem import parse_partial
+
+ENGINES = ("auto", "autograd", "forward")
+
+
+def autograd_partials(
+    field: Callable[[torch.Tensor], torch.Tensor],
+    points: torch.Tensor,
+    partials: Sequence[str],
+    box: Box,
+    create_graph: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Partials of ``field`` (``(n, d) -> (n,)``) at ``points`` by repeated autograd.
+
+    Each distinct prefix of differentiation axes costs one ``autograd.grad`` call, which
+    yields the derivative along every axis at once; ``u_x`` and ``u_t`` share one call,
+    ``u_xx`` and ``u_xt`` another.
+    """
+    x_in = points.clone() if points.requires_grad else points.detach().requires_grad_(True)
+    wanted = {p: parse_partial(p, box) for p in partials}
+    values: dict[tuple[int, ...], torch.Tensor] = {(): field(x_in)}
+    grads: dict[tuple[int, ...], torch.Tensor] = {}
+    top = max((len(a) for a in wanted.values()), default=0)
+
+    def get(axes: tuple[int, ...]) -> torch.Tensor:
+        if axes in values:
+            return values[axes]
+        prefix = axes[:-1]
+        if prefix not in grads:
+            keep = create_graph or len(axes) < top  # intermediate orders must stay differentiable
+            grads[prefix] = torch.autograd.grad(get(prefix).sum(), x_in, create_graph=keep)[0]
+        values[axes] = grads[prefix][:, axes[-1]]
+        return values[axes]
+
+    # highest orders last so that lower-order gradients are reused
+    out = {p: get(axes) for p, axes in sorted(wanted.items(), key=lambda kv: len(kv[1]))}
+    return {p: out[p] for p in partials}
+
+
+def partials(
+    model: torch.nn.Module,
+    points: torch.Tensor,
+    names: Sequence[str],
+    box: Box,
+    engine: str = "auto",
+    create_graph: bool = True,
+) -> dict[str, torch.Tensor]:
+    """The named partials of ``model`` at ``points``: ``{name: tensor (n,)}``.
+
+    Parameters
+    ----------
+    model:
+        Maps points ``(n, d)`` to ``u`` of shape ``(n,)`` (e.g. :class:`pinndd.nn.PINN`).
+    engine:
+        ``"auto"``, ``"autograd"`` or ``"forward"`` (see the module docstring).
+    create_graph:
+        Keep the graph so the result can be differentiated again (training needs it).
+    """
+    if engine not in ENGINES:
+        raise PinnddError(f"engine must be one of {ENGINES}; got {engine!r}")
+    if engine != "autograd":
+        fwd = _forward_engine()
+        if fwd is not None and fwd.supports(model, names, box):
+            return fwd.partials(model, points, names, box)
+        if engine == "forward":
+            raise PinnddError(
+                "the forward engine does not support this model (it needs a pinndd MLP with a supported "
+                "activation, no hard-constraint transform and partials up to second order); use engine='autograd'"
+            )
+    return autograd_partials(model, points, names, box, create_graph=create_graph)
+
+
+def _forward_engine():
+    try:
+        from . import forward
+    except ImportError:
+        return None
+    return forward

@@ -1,0 +1,68 @@
+"""Errors against the reference on a grid that never trains, and the physics residual.
+
+For predictions ``u`` and reference ``u*`` on the problem's evaluation points:
+
+    L2RE = ||u - u*||_2 / ||u*||_2,   L1RE = ||u - u*||_1 / ||u*||_1,   max = max |u - u*|.
+
+This module never imports a particular method.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import derivatives
+from .errors import PinnddError
+from .problem import coords
+
+
+def _model_dtype_device(model: torch.nn.Module) -> tuple[torch.dtype, torch.device]:
+    p = next(iter(model.parameters()), None)
+    return (p.dtype, p.device) if p is not None else (torch.float32, torch.device("cpu"))
+
+
+def predict(model: torch.nn.Module, points: np.ndarray, batch: int = 65536) -> np.ndarray:
+    """``u`` at ``points`` (numpy, shape ``(n, d)``) as a float64 numpy array."""
+    dtype, device = _model_dtype_device(model)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(points), batch):
+            x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=device)
+            out.append(model(x).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def errors(prediction: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """L2 relative, L1 relative and max absolute error."""
+    diff = prediction - reference
+    n2, n1 = np.linalg.norm(reference), np.abs(reference).sum()
+    if n2 == 0:
+        raise PinnddError("the reference is identically zero; relative errors are undefined")
+    return {
+        "l2re": float(np.linalg.norm(diff) / n2),
+        "l1re": float(np.abs(diff).sum() / n1),
+        "max_abs": float(np.abs(diff).max()),
+    }
+
+
+def evaluate(problem, model: torch.nn.Module, points: np.ndarray | None = None) -> dict[str, float]:
+    """Reference errors of ``model`` for ``problem`` (at its current parameters).
+
+    ``points`` defaults to ``problem.evaluation_points()``, a grid no method trains on.
+    """
+    pts = problem.evaluation_points() if points is None else np.asarray(points, dtype=np.float64)
+    return errors(predict(model, pts), problem.reference(pts))
+
+
+def residual_mse(problem, model: torch.nn.Module, points: np.ndarray, batch: int = 8192) -> float:
+    """Mean squared PDE residual of ``model`` at ``points`` (physical faithfulness; needs no
+    reference). At small budgets it can disagree with the reference errors: report both."""
+    dtype, device = _model_dtype_device(model)
+    total = 0.0
+    for i in range(0, len(points), batch):
+        x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=device)
+        d = derivatives.partials(model, x, problem.partials, problem.domain, create_graph=False)
+        r = problem.residual(d, coords(x, problem.domain), problem.params)
+        total += float(r.detach().double().square().sum())
+    return total / len(points)

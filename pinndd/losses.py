@@ -1,0 +1,91 @@
+"""Loss terms of a PINN on a point set.
+
+For interior points ``x_i`` with weights ``w_i`` the PDE term is the weighted mean
+
+    L_pde = sum_i w_i r(x_i)^2 / sum_i w_i,
+
+each condition ``c`` contributes ``L_c`` the same way with its own residual, and a labelled set
+adds ``L_data = sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i``. The total is
+
+    L = L_pde + sum_c lambda_c L_c + lambda_data L_data.
+
+Every term keeps its condition's name, so histories read ``pde``, ``left``, ``initial``, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+
+from . import derivatives
+from .pointset import PointSet
+from .problem import coords
+
+
+@dataclass
+class TensorPoints:
+    """A :class:`PointSet` as tensors on one device and dtype, weights normalised to sum 1.
+    Built once before a training loop so the loop does no conversion."""
+
+    interior: torch.Tensor
+    interior_w: torch.Tensor
+    conditions: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    targets: torch.Tensor | None
+    target_weight: float
+
+    @classmethod
+    def from_pointset(cls, ps: PointSet, dtype: torch.dtype, device: torch.device | str) -> TensorPoints:
+        def t(a):
+            return torch.as_tensor(a, dtype=dtype, device=device)
+
+        def norm(w):
+            w = t(w)
+            return w / w.sum()
+
+        conds = {k: (t(p), norm(w)) for k, (p, w) in ps.conditions.items()}
+        targets = t(ps.targets) if ps.targets is not None else None
+        return cls(t(ps.interior), norm(ps.interior_weights), conds, targets, ps.target_weight)
+
+
+def loss_terms(
+    problem,
+    model: torch.nn.Module,
+    points: TensorPoints,
+    skip: tuple[str, ...] = (),
+    engine: str = "auto",
+) -> dict[str, torch.Tensor]:
+    """Named scalar loss terms (unweighted by the lambdas): ``pde``, one per condition, ``data``.
+
+    ``skip`` names conditions left out (e.g. those a hard-constraint transform enforces).
+    """
+    box = problem.domain
+
+    def evaluate(pts, names):
+        return derivatives.partials(model, pts, names, box, engine=engine)
+
+    need = set(problem.partials) | ({"u"} if points.targets is not None else set())
+    d = evaluate(points.interior, tuple(sorted(need)))
+    r = problem.residual(d, coords(points.interior, box), problem.params)
+    terms = {"pde": (points.interior_w * r.square()).sum()}
+    for name, (pts, w) in points.conditions.items():
+        if name in skip:
+            continue
+        rc = problem.condition(name).residual(evaluate, pts, problem.params)
+        terms[name] = (w * rc.square()).sum()
+    if points.targets is not None:
+        terms["data"] = (points.interior_w * (d["u"] - points.targets).square()).sum()
+    return terms
+
+
+def total_loss(problem, terms: Mapping[str, torch.Tensor], weights: Mapping[str, float], target_weight: float) -> torch.Tensor:
+    """``L = L_pde + sum_c lambda_c L_c + lambda_data L_data``; ``weights`` overrides the
+    conditions' own lambdas by name."""
+    total = terms["pde"]
+    for name, value in terms.items():
+        if name == "pde":
+            continue
+        lam = target_weight if name == "data" else weights.get(name, problem.condition(name).weight)
+        total = total + lam * value
+    return total

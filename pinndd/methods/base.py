@@ -1,0 +1,101 @@
+"""The one contract for every way of choosing points, and the registry that finds them by name.
+
+A method is a small frozen dataclass of its settings with one method::
+
+    make(problem, budget, seed=0, rule=DEFAULT_RULE) -> PointSet
+
+``budget`` counts interior points; :class:`pinndd.budget.BudgetRule` fixes the condition
+points, the same for every method. Fixed samplers, residual-adaptive methods, coresets and
+distillers all register here, so an experiment loops over :func:`names`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import __version__
+from ..budget import DEFAULT_RULE, BudgetRule
+from ..errors import PinnddError
+from ..pointset import PointSet
+from .sampling import sample_face, sample_unit
+
+_REGISTRY: dict[str, type[PointSetMethod]] = {}
+
+
+@dataclass(frozen=True)
+class PointSetMethod(ABC):
+    """Base class of every point-selection method (see the module docstring)."""
+
+    name: ClassVar[str] = ""
+    #: One of "sampler", "adaptive", "coreset", "distiller", "labelled".
+    family: ClassVar[str] = ""
+
+    def make(self, problem, budget: int, seed: int = 0, rule: BudgetRule = DEFAULT_RULE) -> PointSet:
+        """A point set of ``budget`` interior points for ``problem``, reproducible from ``seed``."""
+        counts = rule.split(problem, budget)
+        t0 = time.perf_counter()
+        ps, extra = self._make(problem, counts, int(seed))
+        meta = {
+            "problem": problem.name,
+            "params": dict(problem.params),
+            "method": self.name,
+            "family": self.family,
+            "config": self.config(),
+            "budget": int(budget),
+            "seed": int(seed),
+            "rule": asdict(rule),
+            "cost_seconds": time.perf_counter() - t0,
+            "pinndd_version": __version__,
+            **extra,
+        }
+        out = PointSet(ps.interior, ps.interior_weights, ps.conditions, ps.targets, ps.target_weight, {**ps.metadata, **meta})
+        return out.validate(problem)
+
+    @abstractmethod
+    def _make(self, problem, counts: dict[str, int], seed: int) -> tuple[PointSet, dict[str, Any]]:
+        """Build the set for ``counts`` (from the budget rule); return it and extra metadata."""
+
+    def config(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def register(cls: type[PointSetMethod]) -> type[PointSetMethod]:
+    """Class decorator adding a method to the registry under ``cls.name``."""
+    if not cls.name:
+        raise PinnddError(f"{cls.__name__} needs a non-empty class attribute 'name'")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get(name: str, **config: Any) -> PointSetMethod:
+    """A method by registry name, with optional settings: ``get("rad", k=2.0)``."""
+    if name not in _REGISTRY:
+        raise PinnddError(f"unknown method {name!r}; registered: {names()}")
+    try:
+        return _REGISTRY[name](**config)
+    except TypeError as e:
+        raise PinnddError(f"bad settings for method {name!r}: {e}") from None
+
+
+def names(family: str | None = None) -> list[str]:
+    """Registered method names, optionally of one family."""
+    return sorted(n for n, c in _REGISTRY.items() if family is None or c.family == family)
+
+
+def condition_points(problem, counts: dict[str, int], seed: int, kind: str = "sobol") -> dict[str, tuple[np.ndarray, None]]:
+    """Condition points shared by every method that does not distil them: ``kind`` samples on
+    each face, seeded per condition, so methods differ only where they choose differently."""
+    out = {}
+    for i, cond in enumerate(problem.conditions):
+        out[cond.name] = (sample_face(cond.face, kind, counts[cond.name], seed * 1009 + 17 * i + 1), None)
+    return out
+
+
+def interior_points(problem, kind: str, n: int, seed: int) -> np.ndarray:
+    """``n`` interior points from sampler ``kind``."""
+    return problem.domain.from_unit(sample_unit(kind, n, problem.domain.dim, seed))

@@ -1,0 +1,102 @@
+"""Figures: solution fidelity with the training points, and errors against budget or shift."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .errors import PinnddError  # noqa: E402
+from .evaluation import predict  # noqa: E402
+
+_COND_COLORS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
+
+
+def _grid_axes(problem, points: np.ndarray):
+    box = problem.domain
+    if box.dim != 2:
+        raise PinnddError(f"solution plots need a 2-d domain; {problem.name!r} is {box.dim}-d")
+    a0, a1 = np.unique(points[:, 0]), np.unique(points[:, 1])
+    if len(a0) * len(a1) != len(points):
+        raise PinnddError("solution plots need the problem's evaluation points to form a tensor grid")
+    return a0, a1
+
+
+def overlay_points(ax, pointset, max_size: float = 30.0) -> None:
+    """Scatter a point set on ``ax``: interior in black, marker area proportional to weight;
+    each condition in its own colour."""
+    w = pointset.interior_weights / pointset.interior_weights.mean()
+    ax.scatter(pointset.interior[:, 0], pointset.interior[:, 1], s=np.clip(w, 0.1, 10) * max_size / 4,
+               c="k", alpha=0.7, linewidths=0, label=f"interior ({pointset.n_interior})")
+    for (name, (pts, _)), color in zip(pointset.conditions.items(), _COND_COLORS * 4):
+        ax.scatter(pts[:, 0], pts[:, 1], s=max_size / 3, c=color, marker="s", linewidths=0, label=f"{name} ({len(pts)})",
+                   clip_on=False)
+
+
+def plot_solution(problem, model, pointset=None, path: str | Path | None = None, title: str = ""):
+    """Prediction, reference and absolute error on the evaluation grid, points overlaid on the
+    error panel. Returns the figure; saves it when ``path`` is given."""
+    pts = problem.evaluation_points()
+    a0, a1 = _grid_axes(problem, pts)
+    order = np.lexsort((pts[:, 1], pts[:, 0]))
+    u = predict(model, pts)[order].reshape(len(a0), len(a1))
+    ref = problem.reference(pts)[order].reshape(len(a0), len(a1))
+    err = np.abs(u - ref)
+    names = problem.domain.names
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    vmin, vmax = ref.min(), ref.max()
+    panels = [(u, "prediction", "RdBu_r", (vmin, vmax)), (ref, "reference", "RdBu_r", (vmin, vmax)), (err, "|error|", "magma", (0, err.max()))]
+    for ax, (z, label, cmap, (lo, hi)) in zip(axes, panels):
+        m = ax.pcolormesh(a0, a1, z.T, cmap=cmap, vmin=lo, vmax=hi, shading="auto")
+        fig.colorbar(m, ax=ax)
+        ax.set_title(label)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+    if pointset is not None:
+        overlay_points(axes[2], pointset)
+        axes[2].legend(loc="upper right", fontsize=7, framealpha=0.8)
+    l2 = np.linalg.norm(u - ref) / np.linalg.norm(ref)
+    fig.suptitle(f"{title or problem.name}   L2RE = {l2:.3g}")
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def plot_error_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]],
+    xlabel: str,
+    path: str | Path | None = None,
+    title: str = "",
+    reference_lines: Mapping[str, float] | None = None,
+):
+    """Error against budget or shift, one line per method: ``curves[method] = (xs, errors)``
+    where ``errors[i]`` holds the per-seed errors at ``xs[i]``. Draws the median with the
+    min-max band over seeds, log scale; ``reference_lines`` adds horizontal lines (e.g. dense)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
+    for method, (xs, errs) in curves.items():
+        xs = np.asarray(xs, dtype=float)
+        med = np.array([np.median(e) for e in errs])
+        lo = np.array([np.min(e) for e in errs])
+        hi = np.array([np.max(e) for e in errs])
+        (line,) = ax.plot(xs, med, marker="o", label=method)
+        ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
+    for label, value in (reference_lines or {}).items():
+        ax.axhline(value, ls="--", c="k", lw=1)
+        ax.annotate(label, (ax.get_xlim()[0], value), fontsize=8, va="bottom")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("L2 relative error (median, min-max over seeds)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig

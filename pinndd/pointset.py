@@ -1,0 +1,206 @@
+"""PointSet: what a PINN trains on.
+
+Interior points with positive weights; for each named condition its points and weights;
+optionally per-point *targets* (solution values at interior points, for labelled sets) with
+their own loss weight; and metadata (problem and parameters, method and config, budget, seed,
+package version, where labels came from).
+
+Files are ``.npz`` archives holding only numeric and unicode arrays plus a JSON metadata string,
+read back with ``allow_pickle=False``: a point set received from someone else never runs code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import PinnddError
+
+FORMAT_VERSION = 1
+
+
+def _as_points(name: str, pts: Any, dim: int | None = None) -> np.ndarray:
+    a = np.asarray(pts, dtype=np.float64)
+    if a.ndim != 2 or len(a) == 0:
+        raise PinnddError(f"{name}: points must be a non-empty array of shape (n, d); got shape {a.shape}")
+    if dim is not None and a.shape[1] != dim:
+        raise PinnddError(f"{name}: points have {a.shape[1]} coordinates, expected {dim}")
+    if not np.all(np.isfinite(a)):
+        raise PinnddError(f"{name}: points contain NaN or inf")
+    return a
+
+
+def _as_weights(name: str, w: Any, n: int) -> np.ndarray:
+    if w is None:
+        return np.ones(n)
+    a = np.asarray(w, dtype=np.float64).reshape(-1)
+    if a.shape != (n,):
+        raise PinnddError(f"{name}: need one weight per point ({n}); got shape {np.shape(w)}")
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise PinnddError(f"{name}: weights must be positive and finite")
+    return a
+
+
+@dataclass(eq=False)
+class PointSet:
+    """Points to train a PINN on.
+
+    Parameters
+    ----------
+    interior:
+        Interior (collocation) points, shape ``(n, d)``.
+    interior_weights:
+        Positive weights, shape ``(n,)``; default all ones. Loss terms are weighted means,
+        ``sum_i w_i r_i^2 / sum_i w_i``, so only relative weights matter.
+    conditions:
+        ``{condition name: (points (m, d), weights (m,) or None)}``.
+    targets:
+        Optional solution values at the interior points (a *labelled* set), shape ``(n,)``.
+    target_weight:
+        Weight of the data term ``sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i`` in the loss.
+    metadata:
+        JSON-serialisable description (problem, params, method, config, budget, seed,
+        version, ``labels`` provenance).
+    """
+
+    interior: np.ndarray
+    interior_weights: np.ndarray | None = None
+    conditions: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
+    targets: np.ndarray | None = None
+    target_weight: float = 1.0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.interior = _as_points("interior", self.interior)
+        d = self.interior.shape[1]
+        self.interior_weights = _as_weights("interior", self.interior_weights, len(self.interior))
+        conds = {}
+        for name, value in dict(self.conditions).items():
+            if isinstance(value, np.ndarray) or not isinstance(value, tuple | list):
+                pts, w = value, None
+            else:
+                pts, w = value
+            p = _as_points(f"condition {name!r}", pts, d)
+            conds[name] = (p, _as_weights(f"condition {name!r}", w, len(p)))
+        self.conditions = conds
+        if self.targets is not None:
+            t = np.asarray(self.targets, dtype=np.float64).reshape(-1)
+            if t.shape != (len(self.interior),) or not np.all(np.isfinite(t)):
+                raise PinnddError(f"targets need one finite value per interior point ({len(self.interior)}); got shape {t.shape}")
+            self.targets = t
+        if not (np.isfinite(self.target_weight) and self.target_weight > 0):
+            raise PinnddError(f"target_weight must be positive and finite; got {self.target_weight}")
+        try:
+            json.dumps(self.metadata)
+        except TypeError as e:
+            raise PinnddError(f"metadata must be JSON-serialisable: {e}") from None
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return self.interior.shape[1]
+
+    @property
+    def n_interior(self) -> int:
+        return len(self.interior)
+
+    @property
+    def n_condition(self) -> int:
+        return sum(len(p) for p, _ in self.conditions.values())
+
+    @property
+    def labelled(self) -> bool:
+        return self.targets is not None
+
+    def __len__(self) -> int:
+        return self.n_interior + self.n_condition
+
+    def __repr__(self) -> str:
+        conds = ", ".join(f"{k}={len(p)}" for k, (p, _) in self.conditions.items())
+        lab = ", labelled" if self.labelled else ""
+        return f"PointSet(interior={self.n_interior}, {conds}{lab}, method={self.metadata.get('method')!r})"
+
+    # -- geometry -------------------------------------------------------------------------------
+    def validate(self, problem) -> PointSet:
+        """Check the set against ``problem``: dimension, interior points inside the domain,
+        condition points on their condition's face, known condition names. Returns ``self``."""
+        box = problem.domain
+        if self.dim != box.dim:
+            raise PinnddError(f"point set is {self.dim}-d but problem {problem.name!r} is {box.dim}-d")
+        outside = ~box.contains(self.interior)
+        if outside.any():
+            i = int(np.argmax(outside))
+            raise PinnddError(
+                f"{int(outside.sum())} interior point(s) lie outside the domain of {problem.name!r}, "
+                f"e.g. {self.interior[i].tolist()}; domain is {list(zip(box.lower, box.upper))}"
+            )
+        for name, (pts, _) in self.conditions.items():
+            cond = problem.condition(name)
+            off = ~cond.face.contains(pts)
+            if off.any():
+                i = int(np.argmax(off))
+                raise PinnddError(
+                    f"{int(off.sum())} point(s) of condition {name!r} are not on its face {cond.face.label}, "
+                    f"e.g. {pts[i].tolist()}"
+                )
+        return self
+
+    def without_labels(self) -> PointSet:
+        """The same points and weights with the targets dropped."""
+        meta = {**self.metadata, "labels": None}
+        return PointSet(self.interior, self.interior_weights, self.conditions, None, 1.0, meta)
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write a ``.npz`` file (no pickled objects). Returns the path written."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        names = list(self.conditions)
+        arrays: dict[str, np.ndarray] = {
+            "format_version": np.array(FORMAT_VERSION),
+            "metadata": np.array(json.dumps(self.metadata)),
+            "interior": self.interior,
+            "interior_weights": self.interior_weights,
+            "condition_names": np.array(names, dtype=np.str_) if names else np.zeros(0, dtype="<U1"),
+            "target_weight": np.array(self.target_weight),
+        }
+        for i, name in enumerate(names):
+            arrays[f"condition_{i}_points"], arrays[f"condition_{i}_weights"] = self.conditions[name]
+        if self.targets is not None:
+            arrays["targets"] = self.targets
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, problem=None) -> PointSet:
+        """Read a file written by :meth:`save`; validates it against ``problem`` when given."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise PinnddError(f"cannot read point set {path}: {e}") from None
+        for key in ("format_version", "metadata", "interior", "interior_weights", "condition_names"):
+            if key not in data:
+                raise PinnddError(f"{path} is not a pinndd point set (missing {key!r})")
+        version = int(data["format_version"])
+        if version > FORMAT_VERSION:
+            raise PinnddError(f"{path} has format version {version}; this pinndd reads up to {FORMAT_VERSION}")
+        conditions = {}
+        for i, name in enumerate(data["condition_names"].tolist()):
+            conditions[str(name)] = (data[f"condition_{i}_points"], data[f"condition_{i}_weights"])
+        ps = cls(
+            data["interior"],
+            data["interior_weights"],
+            conditions,
+            data.get("targets"),
+            float(data.get("target_weight", 1.0)),
+            json.loads(str(data["metadata"])),
+        )
+        return ps.validate(problem) if problem is not None else ps

@@ -1,0 +1,232 @@
+"""The one trainer: full-batch Adam, then optional L-BFGS, on a point set.
+
+The loop does no host synchronisation per step: loss terms are written into a preallocated
+tensor on the device and read back every ``log_every`` steps, where non-finite values are
+detected and reported with the step and the term that blew up.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .errors import PinnddError, TrainingDiverged
+from .evaluation import evaluate
+from .losses import TensorPoints, loss_terms, total_loss
+from .nn import MLP, PINN, resolve_dtype
+from .pointset import PointSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Network and optimiser settings for :func:`train`.
+
+    Parameters
+    ----------
+    width, depth, activation:
+        The MLP (``depth`` hidden layers of ``width`` units).
+    adam_steps, lr:
+        Full-batch Adam steps and learning rate.
+    lbfgs_steps:
+        Maximum L-BFGS iterations after Adam (strong-Wolfe line search); 0 skips it.
+    seed:
+        Seeds the network initialisation (the global torch RNG is left untouched).
+    dtype, device:
+        ``"float32"``/``"float64"``; ``"cpu"``/``"cuda"``.
+    hard:
+        Use the problem's hard-constraint transform and drop the conditions it enforces.
+    condition_weights:
+        Overrides of the conditions' loss weights by name.
+    engine:
+        Derivative engine, ``"auto"``, ``"autograd"`` or ``"forward"``.
+    log_every:
+        Steps between reads of the loss history (and divergence checks).
+    eval_every:
+        Steps between reference-error evaluations recorded in the history; 0 disables.
+    progress:
+        Show a tqdm bar; ``None`` shows it only on a terminal.
+    """
+
+    width: int = 32
+    depth: int = 3
+    activation: str = "tanh"
+    adam_steps: int = 5000
+    lr: float = 1e-3
+    lbfgs_steps: int = 0
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+    hard: bool = False
+    condition_weights: Mapping[str, float] = field(default_factory=dict)
+    engine: str = "auto"
+    log_every: int = 100
+    eval_every: int = 0
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.adam_steps < 0 or self.lbfgs_steps < 0:
+            raise PinnddError("adam_steps and lbfgs_steps must be >= 0")
+        if not self.lr > 0:
+            raise PinnddError(f"lr must be positive; got {self.lr}")
+        if self.log_every < 1:
+            raise PinnddError("log_every must be >= 1")
+        resolve_dtype(self.dtype)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["condition_weights"] = dict(self.condition_weights)
+        return d
+
+
+@dataclass
+class TrainResult:
+    """A trained PINN with its history.
+
+    ``history`` maps ``"step"``, ``"loss"`` and every loss-term name (``"pde"``, conditions,
+    ``"data"``) to arrays with one entry per recorded step (every Adam step, then every L-BFGS
+    function evaluation); ``"eval_step"``, ``"l2re"`` hold reference errors when requested.
+    """
+
+    model: PINN
+    history: dict[str, np.ndarray]
+    wall_time: float
+    config: TrainConfig
+    problem_name: str
+
+    def final(self, term: str = "loss") -> float:
+        return float(self.history[term][-1])
+
+
+def make_model(problem, config: TrainConfig) -> PINN:
+    """A freshly initialised PINN for ``problem`` seeded by ``config.seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        net = MLP(problem.domain, config.width, config.depth, config.activation, config.dtype, "cpu")
+    return PINN(net.to(config.device), problem, hard=config.hard)
+
+
+def _show_progress(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), model: PINN | None = None) -> TrainResult:
+    """Train a PINN for ``problem`` on ``pointset``.
+
+    Parameters
+    ----------
+    problem:
+        The PDE problem (its current parameters are the ones trained for).
+    pointset:
+        Points, weights and (optionally) targets; validated against ``problem``.
+    config:
+        See :class:`TrainConfig`.
+    model:
+        Continue training this PINN instead of a fresh one.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a loss term becomes NaN or inf; names the step and the term.
+    """
+    pointset.validate(problem)
+    if pointset.labelled and pointset.metadata.get("labels_params") not in (None, dict(problem.params)):
+        raise PinnddError(
+            "this labelled point set was made for parameters "
+            f"{pointset.metadata.get('labels_params')}, not {dict(problem.params)}; "
+            "drop the labels (pointset.without_labels()) or relabel it for the shifted problem"
+        )
+    dtype = resolve_dtype(config.dtype)
+    device = torch.device(config.device)
+    model = model if model is not None else make_model(problem, config)
+    model.problem = problem
+    tp = TensorPoints.from_pointset(pointset, dtype, device)
+    skip = problem.hard_conditions if config.hard else ()
+    term_names = ["pde"] + [c for c in pointset.conditions if c not in skip] + (["data"] if pointset.labelled else [])
+    weights = dict(config.condition_weights)
+
+    def compute():
+        terms = loss_terms(problem, model, tp, skip=skip, engine=config.engine)
+        return total_loss(problem, terms, weights, tp.target_weight), terms
+
+    n_total = config.adam_steps
+    record = torch.zeros(config.adam_steps, len(term_names) + 1, dtype=dtype, device=device)
+    rows: list[np.ndarray] = []
+    evals: list[tuple[int, float]] = []
+    bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"train {problem.name}",
+               disable=not _show_progress(config.progress), leave=False)
+    t0 = time.perf_counter()
+
+    def flush(lo: int, hi: int) -> None:
+        block = record[lo:hi].cpu().numpy()
+        bad = ~np.isfinite(block)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            name = (["loss"] + term_names)[j]
+            raise TrainingDiverged(lo + int(i), name, float(block[i, j]))
+        rows.append(block)
+        bar.update(hi - lo)
+        if hi > lo:
+            bar.set_postfix(loss=f"{block[-1, 0]:.3e}")
+
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    last = 0
+    for step in range(config.adam_steps):
+        opt.zero_grad(set_to_none=True)
+        loss, terms = compute()
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            record[step, 0] = loss.detach()
+            for j, name in enumerate(term_names):
+                record[step, j + 1] = terms[name].detach()
+        if (step + 1) % config.log_every == 0 or step + 1 == config.adam_steps:
+            flush(last, step + 1)
+            last = step + 1
+        if config.eval_every and problem.has_reference and ((step + 1) % config.eval_every == 0):
+            evals.append((step + 1, evaluate(problem, model)["l2re"]))
+
+    if config.lbfgs_steps:
+        lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=config.lbfgs_steps,
+                                  max_eval=int(config.lbfgs_steps * 1.25), history_size=50,
+                                  tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+        lb_rows: list[torch.Tensor] = []
+
+        def closure():
+            lbfgs.zero_grad(set_to_none=True)
+            loss, terms = compute()
+            loss.backward()
+            lb_rows.append(torch.stack([loss.detach()] + [terms[n].detach() for n in term_names]))
+            return loss
+
+        lbfgs.step(closure)
+        if lb_rows:
+            block = torch.stack(lb_rows).cpu().numpy()
+            bad = ~np.isfinite(block)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise TrainingDiverged(config.adam_steps + int(i), (["loss"] + term_names)[j], float(block[i, j]))
+            rows.append(block)
+            n_total += len(block)
+            bar.update(config.lbfgs_steps)
+    bar.close()
+    wall = time.perf_counter() - t0
+
+    table = np.concatenate(rows) if rows else np.zeros((0, len(term_names) + 1))
+    history = {"step": np.arange(len(table)), "loss": table[:, 0]}
+    for j, name in enumerate(term_names):
+        history[name] = table[:, j + 1]
+    if evals:
+        history["eval_step"] = np.array([s for s, _ in evals])
+        history["l2re"] = np.array([e for _, e in evals])
+    log.info("trained %s on %d points: loss %.3e in %.1f s", problem.name, len(pointset),
+             history["loss"][-1] if len(table) else float("nan"), wall)
+    return TrainResult(model, history, wall, config, problem.name)

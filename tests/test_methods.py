@@ -1,0 +1,60 @@
+"""Every registered method on every registered PDE, and sampler properties."""
+
+import numpy as np
+import pytest
+from scipy.stats import qmc
+
+import equations
+from pinndd import BudgetRule, PinnddError, methods
+from pinndd.methods.sampling import KINDS, sample_unit
+
+METHODS = methods.names()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_on_every_pde(method, pde_name):
+    problem = equations.get(pde_name)
+    ps = methods.get(method).make(problem, 24, seed=0)
+    counts = BudgetRule().split(problem, 24)
+    assert ps.n_interior == 24
+    assert {k: len(p) for k, (p, _) in ps.conditions.items()} == {k: v for k, v in counts.items() if k != "interior"}
+    ps.validate(problem)  # inside the domain, on the right faces
+    assert ps.metadata["method"] == method
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n, dim", [(1, 1), (17, 2), (64, 2), (50, 3)])
+def test_sampler_counts_range_and_seeding(kind, n, dim):
+    a = sample_unit(kind, n, dim, seed=4)
+    assert a.shape == (n, dim)
+    assert np.all((a >= 0) & (a <= 1))
+    np.testing.assert_array_equal(a, sample_unit(kind, n, dim, seed=4))
+    if n > 1:
+        assert not np.array_equal(a, sample_unit(kind, n, dim, seed=5))
+
+
+def test_sobol_discrepancy_below_uniform():
+    sob = np.mean([qmc.discrepancy(sample_unit("sobol", 256, 2, s)) for s in range(5)])
+    uni = np.mean([qmc.discrepancy(sample_unit("uniform", 256, 2, s)) for s in range(5)])
+    assert sob < uni / 5
+
+
+def test_grid_is_a_grid_when_square():
+    a = sample_unit("grid", 16, 2, seed=0)
+    assert len(np.unique(np.round(a[:, 0], 12))) == 4 and len(np.unique(np.round(a[:, 1], 12))) == 4
+
+
+def test_budget_rule():
+    problem = equations.get("burgers")
+    split = BudgetRule(condition_fraction=0.25, min_per_condition=16).split(problem, 4096)
+    assert split["interior"] == 4096 and all(split[c] == round(1024 / 3) for c in problem.condition_names)
+    assert BudgetRule().split(problem, 8)[problem.condition_names[0]] == 16
+    with pytest.raises(PinnddError):
+        BudgetRule().split(problem, 0)
+
+
+def test_unknown_method_and_bad_settings():
+    with pytest.raises(PinnddError, match="unknown method"):
+        methods.get("nope")
+    with pytest.raises(PinnddError, match="bad settings"):
+        methods.get("sobol", nonsense=1)

@@ -1,0 +1,107 @@
+"""Every registered reference satisfies its PDE and conditions, nominal and shifted.
+
+The check is independent of how each reference was computed: finite differences of the
+reference (central, step ``h``) are plugged into the problem's own residual function.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import equations
+from pinndd.problem import coords, parse_partial
+
+
+def fd_partials(problem, pts, h):
+    """Central finite differences of the reference for every declared partial."""
+    box = problem.domain
+    steps = h * box.extent
+    ref = problem.reference
+    out = {}
+    for name in problem.partials:
+        axes = parse_partial(name, box)
+        if len(axes) == 0:
+            val = ref(pts)
+        elif len(axes) == 1:
+            e = np.zeros(box.dim); e[axes[0]] = steps[axes[0]]
+            val = (ref(pts + e) - ref(pts - e)) / (2 * steps[axes[0]])
+        elif len(axes) == 2 and axes[0] == axes[1]:
+            e = np.zeros(box.dim); e[axes[0]] = steps[axes[0]]
+            val = (ref(pts + e) - 2 * ref(pts) + ref(pts - e)) / steps[axes[0]] ** 2
+        elif len(axes) == 2:
+            a, b = axes
+            ea = np.zeros(box.dim); ea[a] = steps[a]
+            eb = np.zeros(box.dim); eb[b] = steps[b]
+            val = (ref(pts + ea + eb) - ref(pts + ea - eb) - ref(pts - ea + eb) + ref(pts - ea - eb)) / (4 * steps[a] * steps[b])
+        else:
+            pytest.fail(f"no finite-difference stencil for {name}")
+        out[name] = torch.from_numpy(val)
+    return out
+
+
+def problems_to_check(name):
+    spec = equations.verification(name)
+    nominal = equations.get(name)
+    assert spec.shifted, f"{name}: the verification must name at least one shifted parameter value"
+    return [nominal] + [nominal.with_params(**s) for s in spec.shifted]
+
+
+def test_registry_has_required_pdes():
+    assert len(equations.names()) >= 8
+
+
+def test_reference_satisfies_pde(pde_name):
+    spec = equations.verification(pde_name)
+    rng = np.random.default_rng(0)
+    for problem in problems_to_check(pde_name):
+        box = problem.domain
+        lo = np.asarray(box.lower) + (spec.margin + 2 * spec.h) * box.extent
+        hi = np.asarray(box.upper) - (spec.margin + 2 * spec.h) * box.extent
+        pts = lo + rng.random((spec.n_points, box.dim)) * (hi - lo)
+        d = fd_partials(problem, pts, spec.h)
+        x = coords(torch.from_numpy(pts), box)
+        r = problem.residual(d, x, problem.params).numpy()
+        scale = max(np.sqrt(np.mean(v.numpy() ** 2)) for v in d.values())
+        rel = np.sqrt(np.mean(r**2)) / scale
+        assert rel <= spec.rtol, f"{pde_name} {dict(problem.params)}: rms residual / scale = {rel:.2e} > {spec.rtol:.1e}"
+
+
+def condition_residual_fd(problem, cond, pts, h):
+    box = problem.domain
+    ref = problem.reference
+    g = cond.target(torch.from_numpy(pts), problem.params).numpy()
+    if cond.kind in ("dirichlet", "initial"):
+        return ref(pts) - g
+    if cond.kind == "periodic":
+        partner = pts.copy(); partner[:, cond.face.axis] = cond.face.opposite().value
+        return ref(pts) - ref(partner)
+    # one-sided second-order derivative along the face normal, stepping inward
+    ax = cond.face.axis
+    s = h * box.extent[ax] * (1.0 if cond.face.side == "lower" else -1.0)
+    e = np.zeros(box.dim); e[ax] = s
+    du = (-3 * ref(pts) + 4 * ref(pts + e) - ref(pts + 2 * e)) / (2 * s)
+    if cond.kind == "neumann":
+        du = du * cond.face.normal_sign
+    return du - g
+
+
+def test_reference_satisfies_conditions(pde_name):
+    spec = equations.verification(pde_name)
+    rng = np.random.default_rng(1)
+    for problem in problems_to_check(pde_name):
+        u_scale = np.max(np.abs(problem.reference(problem.evaluation_points())))
+        for cond in problem.conditions:
+            pts = cond.face.from_unit(rng.random((64, problem.domain.dim - 1)))
+            r = condition_residual_fd(problem, cond, pts, spec.h)
+            rel = np.max(np.abs(r)) / u_scale
+            tol = spec.ctol if cond.kind in ("dirichlet", "initial", "periodic") else spec.dtol
+            assert rel <= tol, f"{pde_name} {dict(problem.params)} condition {cond.name}: max residual / max|u| = {rel:.2e}"
+
+
+def test_reference_is_cached_and_deterministic(pde_name):
+    problem = equations.get(pde_name)
+    pts = problem.evaluation_points()[:50]
+    a = problem.reference(pts)
+    b = problem.reference(pts)
+    np.testing.assert_array_equal(a, b)
+    assert np.all(np.isfinite(a))
