@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--method", default="sobol", help="method choosing the small set")
     run.add_argument("--budget", type=int, default=256, help="interior points of the small set")
     run.add_argument("--dense", type=int, default=None, help="interior points of the dense set (protocol default)")
-    run.add_argument("--protocol", default="quick", choices=["quick", "full"])
+    run.add_argument("--protocol", default="quick", choices=["quick", "full", "smoke"])
     run.add_argument("--adam-steps", type=int, default=None)
     run.add_argument("--lbfgs-steps", type=int, default=None)
     run.add_argument("--seed", type=int, default=0)

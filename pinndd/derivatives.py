@@ -51,7 +51,7 @@ def autograd_partials(
         if prefix not in grads:
             keep = create_graph or len(axes) < top  # intermediate orders must stay differentiable
             grads[prefix] = torch.autograd.grad(get(prefix).sum(), x_in, create_graph=keep)[0]
-        values[axes] = grads[prefix][:, axes[-1]]
+        values[axes] = grads[prefix][..., axes[-1]]
         return values[axes]
 
     # highest orders last so that lower-order gradients are reused

@@ -10,6 +10,9 @@ adds ``L_data = sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i``. The total is
     L = L_pde + sum_c lambda_c L_c + lambda_data L_data.
 
 Every term keeps its condition's name, so histories read ``pde``, ``left``, ``initial``, ...
+
+Sums run over the last axis only, so an ensemble whose points have shape ``(K, n, d)`` gets
+one value per member (shape ``(K,)``) for every term.
 """
 
 from __future__ import annotations
@@ -68,14 +71,14 @@ def loss_terms(
     need = set(problem.partials) | ({"u"} if points.targets is not None else set())
     d = evaluate(points.interior, tuple(sorted(need)))
     r = problem.residual(d, coords(points.interior, box), problem.params)
-    terms = {"pde": (points.interior_w * r.square()).sum()}
+    terms = {"pde": (points.interior_w * r.square()).sum(-1)}
     for name, (pts, w) in points.conditions.items():
         if name in skip:
             continue
         rc = problem.condition(name).residual(evaluate, pts, problem.params)
-        terms[name] = (w * rc.square()).sum()
+        terms[name] = (w * rc.square()).sum(-1)
     if points.targets is not None:
-        terms["data"] = (points.interior_w * (d["u"] - points.targets).square()).sum()
+        terms["data"] = (points.interior_w * (d["u"] - points.targets).square()).sum(-1)
     return terms
 
 

@@ -28,11 +28,11 @@ def _grid_axes(problem, points: np.ndarray):
 
 
 def overlay_points(ax, pointset, max_size: float = 30.0) -> None:
-    """Scatter a point set on ``ax``: interior in black, marker area proportional to weight;
-    each condition in its own colour."""
+    """Scatter a point set on ``ax``: interior points white with a dark edge (visible on dark
+    and light maps), marker area proportional to weight; each condition in its own colour."""
     w = pointset.interior_weights / pointset.interior_weights.mean()
-    ax.scatter(pointset.interior[:, 0], pointset.interior[:, 1], s=np.clip(w, 0.1, 10) * max_size / 4,
-               c="k", alpha=0.7, linewidths=0, label=f"interior ({pointset.n_interior})")
+    ax.scatter(pointset.interior[:, 0], pointset.interior[:, 1], s=np.clip(w, 0.1, 10) * max_size / 3,
+               c="white", edgecolors="black", linewidths=0.4, alpha=0.85, label=f"interior ({pointset.n_interior})")
     for (name, (pts, _)), color in zip(pointset.conditions.items(), _COND_COLORS * 4):
         ax.scatter(pts[:, 0], pts[:, 1], s=max_size / 3, c=color, marker="s", linewidths=0, label=f"{name} ({len(pts)})",
                    clip_on=False)
@@ -48,7 +48,7 @@ def plot_solution(problem, model, pointset=None, path: str | Path | None = None,
     ref = problem.reference(pts)[order].reshape(len(a0), len(a1))
     err = np.abs(u - ref)
     names = problem.domain.names
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.2), constrained_layout=True)
     vmin, vmax = ref.min(), ref.max()
     panels = [(u, "prediction", "RdBu_r", (vmin, vmax)), (ref, "reference", "RdBu_r", (vmin, vmax)), (err, "|error|", "magma", (0, err.max()))]
     for ax, (z, label, cmap, (lo, hi)) in zip(axes, panels):
@@ -59,7 +59,7 @@ def plot_solution(problem, model, pointset=None, path: str | Path | None = None,
         ax.set_ylabel(names[1])
     if pointset is not None:
         overlay_points(axes[2], pointset)
-        axes[2].legend(loc="upper right", fontsize=7, framealpha=0.8)
+        axes[2].legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=7, framealpha=0.9)
     l2 = np.linalg.norm(u - ref) / np.linalg.norm(ref)
     fig.suptitle(f"{title or problem.name}   L2RE = {l2:.3g}")
     if path is not None:

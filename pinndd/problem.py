@@ -40,8 +40,8 @@ CONDITION_KINDS = ("dirichlet", "neumann", "initial", "initial_velocity", "perio
 
 
 def coords(points: torch.Tensor, box: Box) -> dict[str, torch.Tensor]:
-    """Split points of shape ``(n, d)`` into ``{name: column}``."""
-    return {n: points[:, i] for i, n in enumerate(box.names)}
+    """Split points of shape ``(..., d)`` into ``{name: tensor (...)}``."""
+    return {n: points[..., i] for i, n in enumerate(box.names)}
 
 
 def parse_partial(name: str, box: Box) -> tuple[int, ...]:
@@ -121,7 +121,7 @@ class Condition:
         """Residual of the condition at ``points`` (shape ``(n,)``); zero when satisfied."""
         if self.kind == "periodic":
             partner = points.clone()
-            partner[:, self.face.axis] = self.face.opposite().value
+            partner[..., self.face.axis] = self.face.opposite().value
             return evaluate(points, ("u",))["u"] - evaluate(partner, ("u",))["u"]
         (name,) = self.partials
         d = evaluate(points, self.partials)

@@ -2,6 +2,7 @@
 
 - ``quick``: fits a 2-core CPU with one torch thread (MLP 3x32 tanh, Adam then L-BFGS).
 - ``full``: PINNacle-like, for a GPU (MLP 5x100 tanh, 20 000 Adam steps).
+- ``smoke``: seconds, for tests and for checking a pipeline end to end (numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ PROTOCOLS: dict[str, Protocol] = {
                       dense=4096, budgets=(64, 128, 256, 512), seeds_small=5, seeds_large=3),
     "full": Protocol("full", TrainConfig(width=100, depth=5, adam_steps=20000, lr=1e-3, lbfgs_steps=0),
                      dense=8192, budgets=(128, 256, 512, 1024), seeds_small=3, seeds_large=3),
+    "smoke": Protocol("smoke", TrainConfig(width=8, depth=2, adam_steps=40, lr=1e-2, lbfgs_steps=0, progress=False),
+                      dense=128, budgets=(16, 32), seeds_small=2, seeds_large=1),
 }
 
 

@@ -51,7 +51,8 @@ class TrainConfig:
     log_every:
         Steps between reads of the loss history (and divergence checks).
     eval_every:
-        Steps between reference-error evaluations recorded in the history; 0 disables.
+        Steps between reference-error evaluations recorded in the history (a multiple of
+        ``log_every``); 0 disables.
     progress:
         Show a tqdm bar; ``None`` shows it only on a terminal.
     """
@@ -79,6 +80,8 @@ class TrainConfig:
             raise PinnddError(f"lr must be positive; got {self.lr}")
         if self.log_every < 1:
             raise PinnddError("log_every must be >= 1")
+        if self.eval_every < 0 or (self.eval_every and self.eval_every % self.log_every):
+            raise PinnddError(f"eval_every ({self.eval_every}) must be 0 or a multiple of log_every ({self.log_every})")
         resolve_dtype(self.dtype)
 
     def to_dict(self) -> dict:
@@ -118,6 +121,93 @@ def _show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
+def _check_labels(problem, pointset: PointSet) -> None:
+    made_for = pointset.metadata.get("labels_params")
+    if pointset.labelled and made_for is not None and dict(made_for) != dict(problem.params):
+        raise PinnddError(
+            f"this labelled point set was made for parameters {made_for}, not {dict(problem.params)}; "
+            "drop the labels (pointset.without_labels()) or relabel it for the shifted problem "
+            "(pinndd.teacher.label with a teacher for the shifted parameters)"
+        )
+
+
+def _term_names(problem, pointset: PointSet, hard: bool) -> tuple[list[str], tuple[str, ...]]:
+    skip = problem.hard_conditions if hard else ()
+    names = ["pde"] + [c for c in pointset.conditions if c not in skip] + (["data"] if pointset.labelled else [])
+    return names, skip
+
+
+def _raise_if_nonfinite(block: np.ndarray, first_step: int, names: list[str]) -> None:
+    bad = ~np.isfinite(block)
+    if bad.any():
+        idx = np.argwhere(bad)[0]
+        raise TrainingDiverged(first_step + int(idx[0]), (["loss"] + names)[idx[1]], float(block[tuple(idx)]))
+
+
+def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainConfig, term_names: list[str],
+             skip: tuple[str, ...], bar=None, on_log=None) -> list[np.ndarray]:
+    """Run Adam then L-BFGS on ``model``; return the recorded blocks of
+    ``[loss, *terms]`` (one row per step; an extra trailing axis per ensemble member).
+
+    Losses may have shape ``()`` or ``(K,)`` (an ensemble); the optimised objective is their
+    sum, which gives every member the gradient of its own loss. ``on_log(step)`` is called at
+    every history read (used for reference-error evaluations).
+    """
+    weights = dict(config.condition_weights)
+
+    def compute():
+        terms = loss_terms(problem, model, tp, skip=skip, engine=config.engine)
+        return total_loss(problem, terms, weights, tp.target_weight), terms
+
+    rows: list[np.ndarray] = []
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    record = None
+    last = 0
+    for step in range(config.adam_steps):
+        opt.zero_grad(set_to_none=True)
+        loss, terms = compute()
+        loss.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            row = torch.stack([loss.detach()] + [terms[n].detach() for n in term_names])
+            if record is None:
+                record = torch.empty((config.adam_steps, *row.shape), dtype=row.dtype, device=row.device)
+            record[step] = row
+        if (step + 1) % config.log_every == 0 or step + 1 == config.adam_steps:
+            block = record[last : step + 1].cpu().numpy()
+            _raise_if_nonfinite(block, last, term_names)
+            rows.append(block)
+            if bar is not None:
+                bar.update(step + 1 - last)
+                bar.set_postfix(loss=f"{float(np.mean(block[-1, 0])):.3e}")
+            last = step + 1
+            if on_log is not None:
+                on_log(step + 1)
+
+    if config.lbfgs_steps:
+        lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=config.lbfgs_steps,
+                                  max_eval=int(config.lbfgs_steps * 1.25), history_size=50,
+                                  tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+        lb_rows: list[torch.Tensor] = []
+
+        def closure():
+            lbfgs.zero_grad(set_to_none=True)
+            loss, terms = compute()
+            loss = loss.sum()
+            loss.backward()
+            lb_rows.append(torch.stack([loss.detach()] + [terms[n].detach().sum() for n in term_names]))
+            return loss
+
+        lbfgs.step(closure)
+        if lb_rows:
+            block = torch.stack(lb_rows).cpu().numpy()
+            _raise_if_nonfinite(block, config.adam_steps, term_names)
+            rows.append(block)
+        if bar is not None:
+            bar.update(config.lbfgs_steps)
+    return rows
+
+
 def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), model: PINN | None = None) -> TrainResult:
     """Train a PINN for ``problem`` on ``pointset``.
 
@@ -136,90 +226,27 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     ------
     TrainingDiverged
         When a loss term becomes NaN or inf; names the step and the term.
+    PinnddError
+        For a point set that does not fit the problem, or labels made for other parameters.
     """
     pointset.validate(problem)
-    if pointset.labelled and pointset.metadata.get("labels_params") not in (None, dict(problem.params)):
-        raise PinnddError(
-            "this labelled point set was made for parameters "
-            f"{pointset.metadata.get('labels_params')}, not {dict(problem.params)}; "
-            "drop the labels (pointset.without_labels()) or relabel it for the shifted problem"
-        )
-    dtype = resolve_dtype(config.dtype)
-    device = torch.device(config.device)
+    _check_labels(problem, pointset)
     model = model if model is not None else make_model(problem, config)
     model.problem = problem
-    tp = TensorPoints.from_pointset(pointset, dtype, device)
-    skip = problem.hard_conditions if config.hard else ()
-    term_names = ["pde"] + [c for c in pointset.conditions if c not in skip] + (["data"] if pointset.labelled else [])
-    weights = dict(config.condition_weights)
-
-    def compute():
-        terms = loss_terms(problem, model, tp, skip=skip, engine=config.engine)
-        return total_loss(problem, terms, weights, tp.target_weight), terms
-
-    n_total = config.adam_steps
-    record = torch.zeros(config.adam_steps, len(term_names) + 1, dtype=dtype, device=device)
-    rows: list[np.ndarray] = []
+    tp = TensorPoints.from_pointset(pointset, resolve_dtype(config.dtype), torch.device(config.device))
+    term_names, skip = _term_names(problem, pointset, config.hard)
     evals: list[tuple[int, float]] = []
+
+    def on_log(step: int) -> None:
+        if config.eval_every and problem.has_reference and step % config.eval_every == 0:
+            evals.append((step, evaluate(problem, model)["l2re"]))
+
     bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"train {problem.name}",
                disable=not _show_progress(config.progress), leave=False)
     t0 = time.perf_counter()
-
-    def flush(lo: int, hi: int) -> None:
-        block = record[lo:hi].cpu().numpy()
-        bad = ~np.isfinite(block)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            name = (["loss"] + term_names)[j]
-            raise TrainingDiverged(lo + int(i), name, float(block[i, j]))
-        rows.append(block)
-        bar.update(hi - lo)
-        if hi > lo:
-            bar.set_postfix(loss=f"{block[-1, 0]:.3e}")
-
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    last = 0
-    for step in range(config.adam_steps):
-        opt.zero_grad(set_to_none=True)
-        loss, terms = compute()
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            record[step, 0] = loss.detach()
-            for j, name in enumerate(term_names):
-                record[step, j + 1] = terms[name].detach()
-        if (step + 1) % config.log_every == 0 or step + 1 == config.adam_steps:
-            flush(last, step + 1)
-            last = step + 1
-        if config.eval_every and problem.has_reference and ((step + 1) % config.eval_every == 0):
-            evals.append((step + 1, evaluate(problem, model)["l2re"]))
-
-    if config.lbfgs_steps:
-        lbfgs = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=config.lbfgs_steps,
-                                  max_eval=int(config.lbfgs_steps * 1.25), history_size=50,
-                                  tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
-        lb_rows: list[torch.Tensor] = []
-
-        def closure():
-            lbfgs.zero_grad(set_to_none=True)
-            loss, terms = compute()
-            loss.backward()
-            lb_rows.append(torch.stack([loss.detach()] + [terms[n].detach() for n in term_names]))
-            return loss
-
-        lbfgs.step(closure)
-        if lb_rows:
-            block = torch.stack(lb_rows).cpu().numpy()
-            bad = ~np.isfinite(block)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                raise TrainingDiverged(config.adam_steps + int(i), (["loss"] + term_names)[j], float(block[i, j]))
-            rows.append(block)
-            n_total += len(block)
-            bar.update(config.lbfgs_steps)
-    bar.close()
+    rows = optimise(problem, model, tp, config, term_names, skip, bar, on_log)
     wall = time.perf_counter() - t0
-
+    bar.close()
     table = np.concatenate(rows) if rows else np.zeros((0, len(term_names) + 1))
     history = {"step": np.arange(len(table)), "loss": table[:, 0]}
     for j, name in enumerate(term_names):

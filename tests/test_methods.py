@@ -9,12 +9,21 @@ from pinndd import BudgetRule, PinnddError, methods
 from pinndd.methods.sampling import KINDS, sample_unit
 
 METHODS = methods.names()
+#: Settings that keep every method to seconds in tests (tiny teachers and warm-ups).
+CHEAP = {
+    "labelled": dict(teacher_dense=64, teacher_protocol="smoke"),
+}
+
+
+def cheap(name):
+    family = methods.get(name).family
+    return methods.get(name, **CHEAP.get(family, {}))
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_on_every_pde(method, pde_name):
     problem = equations.get(pde_name)
-    ps = methods.get(method).make(problem, 24, seed=0)
+    ps = cheap(method).make(problem, 24, seed=0)
     counts = BudgetRule().split(problem, 24)
     assert ps.n_interior == 24
     assert {k: len(p) for k, (p, _) in ps.conditions.items()} == {k: v for k, v in counts.items() if k != "interior"}

@@ -1,0 +1,132 @@
+"""Ensembles: K PINNs trained at once, with stacked weights and batched matrix products.
+
+An :class:`EnsembleMLP` holds the weights of K MLPs of one architecture as tensors of shape
+``(K, fan_in, fan_out)``; one ``torch.baddbmm`` per layer evaluates all members on points of
+shape ``(K, n, d)``. Member losses are summed, so each member receives exactly the gradient of
+its own loss, and Adam (elementwise) updates every member as if it were alone: K separate runs
+and one ensemble run agree up to floating-point summation order (tested).
+
+L-BFGS's line search would couple members through one step length, so after the ensemble's
+Adam phase each member runs its own L-BFGS.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import PinnddError
+from .losses import TensorPoints
+from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
+from .pointset import PointSet
+from .training import TrainConfig, TrainResult, _check_labels, _term_names, make_model, optimise
+
+
+class EnsembleMLP(nn.Module):
+    """K MLPs with stacked parameters: points ``(K, n, d)`` -> values ``(K, n)``."""
+
+    def __init__(self, members: Sequence[MLP]):
+        super().__init__()
+        if not members:
+            raise PinnddError("an ensemble needs at least one member")
+        first = members[0]
+        shapes = [tuple(layer.weight.shape) for layer in first.layers]
+        for m in members:
+            if [tuple(layer.weight.shape) for layer in m.layers] != shapes or m.activation != first.activation:
+                raise PinnddError("ensemble members must share one architecture and activation")
+        self.activation = first.activation
+        self.act = ACTIVATIONS[first.activation]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].weight.detach().T for m in members]).contiguous()) for i in range(len(shapes))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].bias.detach()[None, :] for m in members]).contiguous()) for i in range(len(shapes))
+        )
+        self.register_buffer("in_scale", first.in_scale.clone())
+        self.register_buffer("in_shift", first.in_shift.clone())
+        self._template = first
+
+    @property
+    def size(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x * self.in_scale + self.in_shift
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = self.act(h)
+        return h.squeeze(-1)
+
+    def member(self, k: int) -> MLP:
+        """A standalone copy of member ``k``."""
+        import copy
+
+        m = copy.deepcopy(self._template)
+        with torch.no_grad():
+            for i, layer in enumerate(m.layers):
+                layer.weight.copy_(self.weights[i][k].T)
+                layer.bias.copy_(self.biases[i][k, 0])
+        return m
+
+
+@dataclass
+class EnsembleResult:
+    """Trained members (``results[k]`` as from :func:`pinndd.train`) and the total wall time."""
+
+    results: list[TrainResult]
+    wall_time: float
+
+    @property
+    def models(self) -> list[PINN]:
+        return [r.model for r in self.results]
+
+
+def _expand(tp: TensorPoints, k: int) -> TensorPoints:
+    ex = lambda t: t.expand(k, *t.shape).contiguous()  # noqa: E731
+    return TensorPoints(ex(tp.interior), tp.interior_w, {n: (ex(p), w) for n, (p, w) in tp.conditions.items()},
+                        tp.targets, tp.target_weight)
+
+
+def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequence[int]) -> EnsembleResult:
+    """Train one PINN per seed on ``pointset`` at once; same results as separate
+    :func:`pinndd.train` calls with ``config.seed = seed`` (up to summation order)."""
+    if config.hard:
+        raise PinnddError("ensembles do not support hard-constraint transforms yet; train members separately")
+    seeds = list(seeds)
+    pointset.validate(problem)
+    _check_labels(problem, pointset)
+    dtype, device = resolve_dtype(config.dtype), torch.device(config.device)
+    members = [make_model(problem, replace(config, seed=s)).net for s in seeds]
+    ens = EnsembleMLP(members).to(device)
+    tp = _expand(TensorPoints.from_pointset(pointset, dtype, device), len(seeds))
+    term_names, skip = _term_names(problem, pointset, False)
+    t0 = time.perf_counter()
+    rows = optimise(problem, ens, tp, replace(config, lbfgs_steps=0), term_names, skip)
+    adam_wall = time.perf_counter() - t0
+    table = np.concatenate(rows) if rows else np.zeros((0, len(term_names) + 1, len(seeds)))
+    results = []
+    for k, seed in enumerate(seeds):
+        model = PINN(ens.member(k), problem, hard=False)
+        hist = {"step": np.arange(len(table)), "loss": table[:, 0, k]}
+        for j, name in enumerate(term_names):
+            hist[name] = table[:, j + 1, k]
+        wall = adam_wall / len(seeds)
+        if config.lbfgs_steps:
+            t1 = time.perf_counter()
+            single = TensorPoints.from_pointset(pointset, dtype, device)
+            lb = optimise(problem, model, single, replace(config, adam_steps=0), term_names, skip)
+            wall += time.perf_counter() - t1
+            if lb:
+                block = np.concatenate(lb)
+                for j, name in enumerate(["loss"] + term_names):
+                    hist[name] = np.concatenate([hist[name], block[:, j]])
+                hist["step"] = np.arange(len(hist["loss"]))
+        results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name))
+    return EnsembleResult(results, time.perf_counter() - t0)

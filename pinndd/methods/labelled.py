@@ -1,0 +1,111 @@
+"""Labelled sets: points, weights and solution targets from a teacher (family ``"labelled"``).
+
+For PINN collocation points the implicit label is "residual = 0". A labelled set adds solution
+values ``y_i = u_T(x_i)`` from a teacher ``u_T`` (a PINN trained on a dense set, see
+:mod:`pinndd.teacher`), and the student minimises
+
+    L = L_pde + sum_c lambda_c L_c + lambda_data * sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i.
+
+This is dataset distillation's learned-label idea (KIP, soft labels) carried to PINNs.
+
+- ``teacher_labels``: teacher labels on the points of any registered fixed-budget method
+  (``base``, default Sobol).
+- ``teacher_density``: placement from the teacher itself, no prior knowledge of where the
+  features are: a fraction ``coverage`` of the budget is space-filling (Sobol), the rest is
+  drawn without replacement from a Sobol candidate pool with probability
+
+      p(x) ∝ (g(x) / mean g)^k,  g(x) = |grad u_T(x)|  (coordinates scaled to the unit box),
+
+  which puts points where the solution is steep (shocks, layers) while coverage keeps the
+  smooth regions anchored. All points are labelled by the teacher.
+
+The teacher's cost (``teacher_seconds``) is part of the set's reported cost. Labels are valid
+only at the parameters they were made for (``labels_params`` in the metadata).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import PinnddError
+from ..pointset import PointSet
+from ..teacher import label, train_teacher
+from .base import PointSetMethod, condition_points, get, interior_points, register
+from .sampling import sample_unit
+
+
+@dataclass(frozen=True)
+class _TeacherMethod(PointSetMethod):
+    family = "labelled"
+    target_weight: float = 10.0
+    teacher_dense: int = 4096
+    teacher_seed: int = 0
+    teacher_protocol: str = "quick"
+
+    def __post_init__(self) -> None:
+        if not self.target_weight > 0:
+            raise PinnddError(f"target_weight must be positive; got {self.target_weight}")
+        if self.teacher_dense < 1:
+            raise PinnddError("teacher_dense must be a positive number of interior points")
+
+    def teacher(self, problem):
+        from .. import protocols
+
+        return train_teacher(problem, self.teacher_dense, protocols.get(self.teacher_protocol).train, self.teacher_seed)
+
+    def _finish(self, problem, interior, counts, seed, teacher, extra):
+        ps = PointSet(interior, None, condition_points(problem, counts, seed))
+        out = label(ps, teacher, self.target_weight)
+        return out, {**extra, "labels": out.metadata["labels"], "labels_params": out.metadata["labels_params"],
+                     "teacher_seconds": teacher.cost_seconds}
+
+
+@register
+@dataclass(frozen=True)
+class TeacherLabels(_TeacherMethod):
+    """Teacher labels on the interior points of the registered method ``base``."""
+
+    name = "teacher_labels"
+    base: str = "sobol"
+
+    def _make(self, problem, counts, seed):
+        if get(self.base).family in ("labelled",):
+            raise PinnddError("teacher_labels needs an unlabelled base method")
+        base = get(self.base).make(problem, counts["interior"], seed)
+        teacher = self.teacher(problem)
+        return self._finish(problem, base.interior, counts, seed, teacher, {"base_method": self.base})
+
+
+@register
+@dataclass(frozen=True)
+class TeacherDensity(_TeacherMethod):
+    """Coverage plus points drawn where the teacher's gradient is large; all labelled."""
+
+    name = "teacher_density"
+    coverage: float = 0.5
+    k: float = 1.0
+    pool_factor: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.coverage <= 1.0:
+            raise PinnddError(f"coverage must lie in [0, 1]; got {self.coverage}")
+        if self.k < 0 or self.pool_factor < 2:
+            raise PinnddError("need k >= 0 and pool_factor >= 2")
+
+    def _make(self, problem, counts, seed):
+        n = counts["interior"]
+        n_cov = int(round(self.coverage * n))
+        teacher = self.teacher(problem)
+        cover = interior_points(problem, "sobol", n_cov, seed) if n_cov else np.zeros((0, problem.domain.dim))
+        rest = n - n_cov
+        chosen = np.zeros((0, problem.domain.dim))
+        if rest:
+            pool = problem.domain.from_unit(sample_unit("sobol", self.pool_factor * n, problem.domain.dim, seed + 7919))
+            g = teacher.gradient_norm(pool, problem.domain)
+            p = (g / g.mean()) ** self.k + 1e-12
+            idx = np.random.default_rng(seed).choice(len(pool), size=rest, replace=False, p=p / p.sum())
+            chosen = pool[idx]
+        return self._finish(problem, np.vstack([cover, chosen]), counts, seed, teacher, {"n_coverage": n_cov})

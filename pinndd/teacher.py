@@ -1,0 +1,129 @@
+"""Teachers: trained models whose predictions label a point set.
+
+A *labelled* point set carries solution values ``y_i`` at its interior points; the trainer
+adds ``lambda_data * sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i`` to the loss. Labels come from a
+:class:`Teacher`: a PINN trained on a dense set (:func:`train_teacher`, cached per problem,
+parameters and settings within a process), any model a user passes (:func:`from_model`), or
+the reference itself (:func:`reference_teacher`, an oracle for experiments).
+
+Labels hold only for the parameters they were made under: :func:`label` records them in the
+metadata (``labels_params``) and :func:`pinndd.train` refuses a labelled set for other
+parameters until its labels are dropped (``PointSet.without_labels``) or remade.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import PinnddError
+from .evaluation import evaluate, predict
+from .pointset import PointSet
+
+
+@dataclass
+class Teacher:
+    """A model ``u(x)`` for one problem at fixed parameters.
+
+    Parameters
+    ----------
+    model:
+        Maps a tensor of points ``(n, d)`` to ``u`` of shape ``(n,)``.
+    problem_name, params:
+        The problem and parameter values the model was made for.
+    source:
+        ``"dense-pinn"``, ``"model"`` or ``"reference"``.
+    cost_seconds:
+        Wall time spent making it (counted in a labelled method's cost).
+    info:
+        JSON-friendly details (training settings, its own reference error, ...).
+    """
+
+    model: Callable[[torch.Tensor], torch.Tensor]
+    problem_name: str
+    params: dict[str, float]
+    source: str
+    cost_seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, points: np.ndarray) -> np.ndarray:
+        """``u`` at ``points`` as float64 numpy."""
+        if isinstance(self.model, torch.nn.Module):
+            return predict(self.model, np.asarray(points, dtype=np.float64))
+        with torch.no_grad():
+            return np.asarray(self.model(torch.as_tensor(points, dtype=torch.float64)), dtype=np.float64).reshape(-1)
+
+    def gradient_norm(self, points: np.ndarray, box) -> np.ndarray:
+        """``|grad u|`` at ``points`` with each coordinate scaled to the unit interval
+        (``sqrt(sum_a (extent_a du/dx_a)^2)``), so no axis dominates by its units."""
+        p = next(iter(self.model.parameters()), None) if isinstance(self.model, torch.nn.Module) else None
+        dtype = p.dtype if p is not None else torch.float64
+        device = p.device if p is not None else "cpu"
+        out = []
+        scale = torch.as_tensor(box.extent, dtype=dtype, device=device)
+        for i in range(0, len(points), 16384):
+            x = torch.as_tensor(points[i : i + 16384], dtype=dtype, device=device).requires_grad_(True)
+            g = torch.autograd.grad(self.model(x).sum(), x)[0]
+            out.append((g * scale).norm(dim=1).detach().double().cpu().numpy())
+        return np.concatenate(out)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "problem": self.problem_name, "params": dict(self.params),
+                "cost_seconds": self.cost_seconds, **self.info}
+
+
+_CACHE: dict[str, Teacher] = {}
+
+
+def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol") -> Teacher:
+    """Train a PINN on a dense set of ``dense`` interior points (method ``method``) and return
+    it as a teacher. Cached within the process per problem, parameters, size and settings, so
+    a sweep pays for one teacher; ``cost_seconds`` is the cost of making it (point set +
+    training) whether or not this call hit the cache."""
+    from . import methods, protocols
+    from .training import train
+
+    config = config or protocols.get("quick").train
+    key = json.dumps([problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method], sort_keys=True)
+    if key in _CACHE:
+        return _CACHE[key]
+    t0 = time.perf_counter()
+    ps = methods.get(method).make(problem, dense, seed=seed)
+    res = train(problem, ps, config)
+    cost = time.perf_counter() - t0
+    info: dict[str, Any] = {"dense": dense, "method": method, "seed": seed, "config": config.to_dict()}
+    if problem.has_reference:
+        info["l2re"] = evaluate(problem, res.model)["l2re"]
+    teacher = Teacher(res.model, problem.name, dict(problem.params), "dense-pinn", cost, info)
+    _CACHE[key] = teacher
+    return teacher
+
+
+def from_model(problem, model: Callable[[torch.Tensor], torch.Tensor], note: str = "") -> Teacher:
+    """Any trained model as a teacher for ``problem`` at its current parameters."""
+    return Teacher(model, problem.name, dict(problem.params), "model", 0.0, {"note": note} if note else {})
+
+
+def reference_teacher(problem) -> Teacher:
+    """The reference solution as a teacher (an oracle: for experiments, not for users)."""
+    if not problem.has_reference:
+        raise PinnddError(f"problem {problem.name!r} has no reference to label with")
+
+    def model(x: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(problem.reference(x.detach().cpu().numpy()))
+
+    return Teacher(model, problem.name, dict(problem.params), "reference")
+
+
+def label(pointset: PointSet, teacher: Teacher, target_weight: float = 10.0) -> PointSet:
+    """``pointset`` with its interior points labelled by ``teacher`` (data-term weight
+    ``target_weight``); the metadata records the labels' source and parameters."""
+    targets = teacher.predict(pointset.interior)
+    meta = {**pointset.metadata, "labels": teacher.describe(), "labels_params": dict(teacher.params)}
+    return PointSet(pointset.interior, pointset.interior_weights, pointset.conditions, targets, target_weight, meta)
