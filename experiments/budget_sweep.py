@@ -1,0 +1,119 @@
+"""Budget sweep: methods x budgets x seeds x PDEs against dense and early-stopped dense training.
+
+    python experiments/budget_sweep.py --pde burgers --protocol quick --out experiments/out/sweep
+
+For each PDE: one dense run per seed (``protocol.dense`` Sobol points), an *early-stopped*
+dense run per budget and seed (the dense set trained for the same number of point-steps as a
+``budget``-point run: ``steps * budget / dense`` Adam steps, no L-BFGS), then every method at
+every budget and seed (the seed drives both the point set and the network). Writes a tidy
+``rows.csv``/``rows.json`` (pde, method, family, budget, seed, l2re, l1re, max_abs,
+residual_mse, make_seconds, train_seconds, n_points), ``table.md`` (mean ± std and median of
+L2RE) and ``budget_<pde>.png`` (error against budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import equations  # noqa: E402
+from common import fmt, machine, summarise, write_rows  # noqa: E402
+from pinndd import evaluate, methods, protocols, residual_mse, train  # noqa: E402
+from pinndd.plotting import plot_error_curves  # noqa: E402
+
+log = logging.getLogger("budget_sweep")
+
+
+def run_one(problem, method: str, budget: int, seed: int, config, held_out, label: str | None = None, **settings) -> dict:
+    t0 = time.perf_counter()
+    ps = methods.get(method, **settings).make(problem, budget, seed=seed)
+    make_s = time.perf_counter() - t0
+    res = train(problem, ps, replace(config, seed=seed))
+    m = evaluate(problem, res.model)
+    return {"pde": problem.name, "method": label or method, "family": ps.metadata.get("family", ""), "budget": budget,
+            "seed": seed, **m, "residual_mse": residual_mse(problem, res.model, held_out), "make_seconds": make_s,
+            "extra_seconds": ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0),
+            "train_seconds": res.wall_time, "n_points": len(ps), "adam_steps": config.adam_steps,
+            "lbfgs_steps": config.lbfgs_steps}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pde", nargs="+", default=["burgers"])
+    ap.add_argument("--methods", nargs="+", default=None, help="default: every registered method")
+    ap.add_argument("--budgets", nargs="+", type=int, default=None)
+    ap.add_argument("--seeds", type=int, default=None, help="seeds at every budget (default: protocol's)")
+    ap.add_argument("--protocol", default="quick")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--no-dense", action="store_true")
+    ap.add_argument("--out", default="experiments/out/sweep")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    proto = protocols.get(args.protocol)
+    budgets = args.budgets or list(proto.budgets)
+    names = args.methods or methods.names()
+    out = Path(args.out)
+    rows: list[dict] = []
+    for pde in args.pde:
+        problem = equations.get(pde)
+        held_out = methods.interior_points(problem, "uniform", 4096, seed=99_999)
+        n_seeds = lambda b: args.seeds or proto.seeds(b)  # noqa: E731
+        if not args.no_dense:
+            for seed in range(max(n_seeds(b) for b in budgets)):
+                rows.append(run_one(problem, "sobol", proto.dense, seed, proto.train, held_out, label="dense"))
+                log.info("%s dense seed %d: %.4f", pde, seed, rows[-1]["l2re"])
+            for b in budgets:
+                steps = max(100, round(proto.train.adam_steps * b / proto.dense))
+                es = replace(proto.train, adam_steps=steps, lbfgs_steps=0)
+                for seed in range(n_seeds(b)):
+                    r = run_one(problem, "sobol", proto.dense, seed, es, held_out, label="dense_early_stop")
+                    rows.append({**r, "budget": b})
+        for method in names:
+            for b in budgets:
+                for seed in range(n_seeds(b)):
+                    rows.append(run_one(problem, method, b, seed, proto.train, held_out))
+                    log.info("%s %s %d seed %d: %.4f", pde, method, b, seed, rows[-1]["l2re"])
+                write_rows(rows, out, "rows")
+    write_rows(rows, out, "rows")
+    report(rows, out, proto, args, budgets)
+    return 0
+
+
+def report(rows, out: Path, proto, args, budgets) -> None:
+    stats = summarise(rows, ("pde", "method", "budget"))
+    lines = [f"Command: `python experiments/budget_sweep.py {' '.join(sys.argv[1:])}`", "",
+             f"Machine: {machine()}", "", f"Protocol {proto.name}: {proto.train.to_dict()}; dense = {proto.dense} Sobol points.",
+             "L2RE mean ± std (median, seeds) on the reference grid; `dense` is trained on the dense set (its column is "
+             "the same at every budget); `dense_early_stop` is the dense set trained for the same point-steps as the "
+             "budget's runs.", ""]
+    for pde in dict.fromkeys(r["pde"] for r in rows):
+        lines += [f"### {pde}", "", "| method | " + " | ".join(str(b) for b in budgets) + " |",
+                  "|---|" + "---|" * len(budgets)]
+        dense = [s for (p, m, b), s in stats.items() if p == pde and m == "dense"]
+        if dense:
+            lines.append("| dense | " + " | ".join(fmt(dense[0]) for _ in budgets) + " |")
+        curves = {}
+        for method in dict.fromkeys(r["method"] for r in rows if r["pde"] == pde and r["method"] != "dense"):
+            cells = [fmt(stats[(pde, method, b)]) if (pde, method, b) in stats else "–" for b in budgets]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            xs = [b for b in budgets if (pde, method, b) in stats]
+            curves[method] = (xs, [[r["l2re"] for r in rows if r["pde"] == pde and r["method"] == method and r["budget"] == b]
+                                   for b in xs])
+        lines.append("")
+        refs = {"dense": dense[0]["mean"]} if dense else {}
+        plot_error_curves(curves, "interior points", out / f"budget_{pde}.png", title=f"{pde}: error against budget",
+                          reference_lines=refs)
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Shared plumbing for experiment scripts: machine description, tidy tables, summaries."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import pinndd
+
+
+def machine() -> dict:
+    """What ran the experiment (recorded next to every number)."""
+    info = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "pinndd": pinndd.__version__,
+        "python": platform.python_version(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def write_rows(rows: list[dict], out: Path, stem: str) -> None:
+    """Write ``rows`` as ``stem.csv`` and ``stem.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(out / f"{stem}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+
+
+def summarise(rows: list[dict], keys: tuple[str, ...], metric: str = "l2re") -> dict[tuple, dict]:
+    """Mean, std, median, min, max and count of ``metric`` grouped by ``keys``."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for r in rows:
+        groups[tuple(r[k] for k in keys)].append(float(r[metric]))
+    out = {}
+    for g, v in groups.items():
+        a = np.asarray(v)
+        out[g] = {"mean": a.mean(), "std": a.std(ddof=1) if len(a) > 1 else 0.0, "median": float(np.median(a)),
+                  "min": a.min(), "max": a.max(), "n": len(a)}
+    return out
+
+
+def fmt(s: dict) -> str:
+    return f"{s['mean']:.3g} ± {s['std']:.2g} (med {s['median']:.3g}, n={s['n']})"

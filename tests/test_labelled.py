@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import torch
+
+import equations
+from pinndd import PinnddError, PointSet, TrainConfig, methods, train
+from pinndd.losses import TensorPoints, loss_terms, total_loss
+from pinndd.teacher import from_model, label, reference_teacher
+from pinndd.training import make_model
+
+TINY = TrainConfig(width=8, depth=2, adam_steps=20, log_every=10, progress=False)
+
+
+def test_data_term_enters_loss_with_its_weight():
+    problem = equations.get("heat")
+    ps = label(methods.get("sobol").make(problem, 16, seed=0), reference_teacher(problem), target_weight=3.0)
+    model = make_model(problem, TrainConfig(dtype="float64"))
+    tp = TensorPoints.from_pointset(ps, torch.float64, "cpu")
+    terms = loss_terms(problem, model, tp)
+    with torch.no_grad():
+        u = model(torch.as_tensor(ps.interior))
+    want = np.mean((u.numpy() - ps.targets) ** 2)
+    assert float(terms["data"]) == pytest.approx(want, rel=1e-12)
+    without = total_loss(problem, {k: v for k, v in terms.items() if k != "data"}, {}, 3.0)
+    assert float(total_loss(problem, terms, {}, 3.0) - without) == pytest.approx(3.0 * want, rel=1e-10)
+
+
+def test_labelled_set_refuses_shifted_problem_until_explicit_choice():
+    problem = equations.get("heat")
+    ps = label(methods.get("sobol").make(problem, 16, seed=0), reference_teacher(problem))
+    fam = problem.shifts[0]
+    shifted = problem.with_params(**{fam.param: fam.out_range[1]})
+    with pytest.raises(PinnddError, match="drop the labels"):
+        train(shifted, ps, TINY)
+    train(shifted, ps.without_labels(), TINY)  # explicit choice 1: drop
+    relabelled = label(ps.without_labels(), reference_teacher(shifted))  # explicit choice 2: relabel
+    assert train(shifted, relabelled, TINY).history["data"][-1] >= 0
+
+
+def test_labels_roundtrip_with_provenance(tmp_path):
+    problem = equations.get("heat")
+    ps = label(methods.get("sobol").make(problem, 16, seed=0), reference_teacher(problem), target_weight=5.0)
+    back = PointSet.load(ps.save(tmp_path / "l.npz"), problem)
+    np.testing.assert_array_equal(back.targets, ps.targets)
+    assert back.target_weight == 5.0 and back.metadata["labels"]["source"] == "reference"
+    assert back.metadata["labels_params"] == dict(problem.params)
+
+
+def test_teacher_methods_label_with_the_teacher(pde_name):
+    problem = equations.get(pde_name)
+    for name in methods.names("labelled"):
+        m = methods.get(name, teacher_dense=64, teacher_protocol="smoke")
+        ps = m.make(problem, 24, seed=1)
+        teacher = m.teacher(problem)
+        np.testing.assert_allclose(ps.targets, teacher.predict(ps.interior), rtol=1e-12)
+        assert ps.metadata["teacher_seconds"] >= 0 and ps.metadata["labels"]["source"] == "dense-pinn"
+
+
+def test_teacher_density_follows_the_gradient():
+    """With a teacher whose gradient lives in x > 0.8 only, the drawn points go there."""
+    problem = equations.get("heat")
+
+    class Steep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+        def forward(self, x):
+            return torch.tanh(200 * (x[..., 0] - 0.9)) + 0 * self.p
+
+    teacher = from_model(problem, Steep())
+    m = methods.get("teacher_density", coverage=0.0, k=1.0)
+    object.__setattr__(m, "teacher", lambda p: teacher)  # inject the planted teacher
+    ps = m.make(problem, 64, seed=0)
+    frac = np.mean(ps.interior[:, 0] > 0.8)
+    assert frac > 0.8, frac
