@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RectBivariateSpline, RegularGridInterpolator
 
+from ..domain import GEOMETRY_TOL
 from ..errors import PinnddError
 
 
@@ -40,7 +41,7 @@ class GridSolution:
         p = np.asarray(points, dtype=np.float64)
         lo = np.array([a[0] for a in self.axes])
         hi = np.array([a[-1] for a in self.axes])
-        slack = 1e-9 * (hi - lo)
+        slack = GEOMETRY_TOL * (hi - lo)  # the same slack as Box.contains
         if np.any(p < lo - slack) or np.any(p > hi + slack):
             raise PinnddError("reference requested outside the grid it was computed on")
         p = np.clip(p, lo, hi)
