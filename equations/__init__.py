@@ -33,8 +33,10 @@ class Verification:
     h:
         Finite-difference step, as a fraction of each coordinate's extent.
     rtol:
-        Bound on ``rms(residual) / scale`` where ``scale`` is the largest rms of the
-        declared partials at the check points (the size of the largest term in the PDE).
+        Bound on ``rms(residual) / scale`` where ``scale`` is the largest rms among the
+        declared partials at the check points. For shock or interface problems that is
+        ``rms(u_xx)``, far larger than the PDE's terms, so such problems need small ``rtol``
+        to catch a wrong coefficient (each equation's ``notes`` say what its bound catches).
     ctol:
         Bound on ``max |condition residual| / max |u|`` for value conditions (Dirichlet,
         initial value, periodic).
@@ -81,11 +83,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         for mod in _MODULES:
-            try:
-                importlib.import_module(f"{__name__}.{mod}")
-            except ModuleNotFoundError as e:  # a module not yet written is simply absent
-                if e.name != f"{__name__}.{mod}":
-                    raise
+            importlib.import_module(f"{__name__}.{mod}")
         _loaded = True
 
 
