@@ -65,11 +65,11 @@ def _initial(x: Coords, p: Params) -> torch.Tensor:
 
 
 def _left(x: Coords, p: Params) -> torch.Tensor:
-    return torch.full_like(x["x"], p["gl"])
+    return torch.zeros_like(x["x"]) + p["gl"]
 
 
 def _right(x: Coords, p: Params) -> torch.Tensor:
-    return torch.full_like(x["x"], p["gr"])
+    return torch.zeros_like(x["x"]) + p["gr"]
 
 
 def _residual(d: Derivs, x: Coords, p: Params) -> torch.Tensor:

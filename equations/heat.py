@@ -83,8 +83,8 @@ def make() -> Problem:
     """
     box = Box(("x", "t"), (0.0, 0.0), (1.0, 1.0))
     conditions = (
-        dirichlet("left", box.face("x", "lower"), lambda x, p: torch.full_like(x["x"], p["TL"])),
-        dirichlet("right", box.face("x", "upper"), lambda x, p: torch.full_like(x["x"], p["TR"])),
+        dirichlet("left", box.face("x", "lower"), lambda x, p: torch.zeros_like(x["x"]) + p["TL"]),
+        dirichlet("right", box.face("x", "upper"), lambda x, p: torch.zeros_like(x["x"]) + p["TR"]),
         initial_value("initial", box, _initial),
     )
     return Problem(

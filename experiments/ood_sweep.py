@@ -1,0 +1,217 @@
+"""Out-of-distribution sweep: point sets made at the nominal conditions, retrained at shifted ones.
+
+    python experiments/ood_sweep.py --pde burgers heat poisson --protocol quick --out experiments/out/ood
+
+For each PDE and shift family (default: the first declared family that moves a boundary or
+initial condition: burgers ``a``, heat ``TL``, poisson ``a``), every method makes one point set
+of ``--budget`` interior points per set seed at the *nominal* parameters; at each shift value
+(``family.values(n_in, n_out)``: in-distribution values and out-of-distribution ones on each
+side, plus the nominal value where those miss it) fresh PINNs are trained on that set for the
+shifted problem, one per network seed (all at once, :func:`pinndd.ensemble.train_ensemble`),
+and evaluated against the shifted reference
+(:func:`pinndd.ood.retrain_ood`). The dense baseline (``protocol.dense`` Sobol points) goes
+through the same loop. Labelled sets drop their labels at shifted values by default
+(``--labels``: ``drop``, ``relabel`` = a new dense teacher per shift, ``reference`` = oracle
+labels, ``parametric`` = one parametric PINN teacher over the in-distribution range).
+
+Writes ``rows.csv``/``rows.json`` (one row per PDE, family, method, set seed, shift value and
+network seed), ``table.md`` (mean ± std L2RE per shift value with the ratio to dense, the OOD/ID
+ratio and the worst ratio to dense per method) and ``ood_<pde>_<param>.png`` (error against
+shift, median and min-max over seeds, the in-distribution range shaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, write_rows  # noqa: E402
+
+import equations  # noqa: E402
+from pinndd import methods, ood, protocols  # noqa: E402
+from pinndd.errors import PinnddError  # noqa: E402
+from pinndd.parametric import train_parametric  # noqa: E402
+from pinndd.plotting import plot_error_curves  # noqa: E402
+
+log = logging.getLogger("ood_sweep")
+
+DEFAULT_METHODS = ("dense", "sobol", "rad", "kmeans_coreset", "teacher_labels", "teacher_density")
+DEFAULT_PDES = ("burgers", "heat", "poisson")
+
+
+def method_settings(name: str, proto) -> dict:
+    """Settings that tie a method's own training to the protocol: labelled methods train their
+    teacher with the protocol and its dense size; under ``smoke`` warm-ups are as short as the
+    protocol's training."""
+    fields = {f.name for f in dataclasses.fields(methods.get(name))}
+    out = {}
+    if "teacher_protocol" in fields:
+        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
+    if proto.name == "smoke" and "warmup_steps" in fields:
+        out["warmup_steps"] = proto.train.adam_steps
+    return out
+
+
+def families_for(problem, spec: list[str] | None) -> list[str]:
+    """``None``: the first family that moves a condition (else the first family); ``["all"]``:
+    every family; ``["conditions"]``: every family that moves a condition; else the names given."""
+    declared = [s.param for s in problem.shifts]
+    if not declared:
+        raise PinnddError(f"{problem.name!r} declares no shift families")
+    moving = [p for p in declared if ood.shifts_conditions(problem, p)]
+    if not spec:
+        return moving[:1] or declared[:1]
+    if spec == ["all"]:
+        return declared
+    if spec == ["conditions"]:
+        return moving
+    return [p for p in spec if p in declared]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pde", nargs="+", default=list(DEFAULT_PDES))
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help=f"methods ('dense' = the protocol's dense Sobol set); default: those of {DEFAULT_METHODS} registered")
+    ap.add_argument("--families", nargs="+", default=None,
+                    help="shift parameters; 'all', 'conditions', or names (default: the first that moves a condition)")
+    ap.add_argument("--budget", type=int, default=None, help="interior points (default 256, or the protocol's largest budget)")
+    ap.add_argument("--seeds", type=int, default=3, help="network seeds per point set")
+    ap.add_argument("--set-seeds", type=int, default=1, help="point sets per method (each retrained with every network seed)")
+    ap.add_argument("--n-in", type=int, default=3, help="in-distribution shift values")
+    ap.add_argument("--n-out", type=int, default=2, help="out-of-distribution shift values on each side")
+    ap.add_argument("--labels", default="drop", choices=["drop", "relabel", "reference", "parametric"])
+    ap.add_argument("--protocol", default="quick")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="experiments/out/ood")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    proto = protocols.get(args.protocol)
+    budget = args.budget or (256 if 256 in proto.budgets else max(proto.budgets))
+    registered = set(methods.names())
+    names = args.methods or [m for m in DEFAULT_METHODS if m == "dense" or m in registered]
+    unknown = [m for m in names if m != "dense" and m not in registered]
+    if unknown:
+        raise PinnddError(f"unknown methods {unknown}; registered: {sorted(registered)} (and 'dense')")
+    seeds = list(range(args.seeds))
+    out = Path(args.out)
+    rows: list[dict] = []
+    teachers: list[dict] = []
+    t_start = time.perf_counter()
+    for pde in args.pde:
+        problem = equations.get(pde)
+        held_out = ood.held_out_points(problem)
+        for param in families_for(problem, args.families):
+            fam = problem.shift(param)
+            values = ood.shift_values(fam, n_in=args.n_in, n_out=args.n_out, nominal=problem.params[param])
+            labels = args.labels
+            if labels == "parametric":
+                pres = train_parametric(problem, param, fam.in_range, budget=proto.dense, config=proto.train, seed=0)
+                labels = pres.teacher()
+                teachers += [{**r, "cost_seconds": pres.cost_seconds} for r in pres.evaluate([v for v, _ in values])]
+                log.info("%s %s: parametric teacher in %.1f s", pde, param, pres.cost_seconds)
+            for name in names:
+                for set_seed in range(args.set_seeds):
+                    t0 = time.perf_counter()
+                    if name == "dense":
+                        ps = methods.get("sobol").make(problem, proto.dense, seed=set_seed)
+                    else:
+                        ps = methods.get(name, **method_settings(name, proto)).make(problem, budget, seed=set_seed)
+                    make_s = time.perf_counter() - t0
+                    extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
+                    new = ood.retrain_ood(problem, ps, fam, values, proto.train, seeds, labels, held_out=held_out,
+                                          method=name)
+                    for r in new:
+                        r.update(make_seconds=make_s, extra_seconds=extra, family=ps.metadata.get("family", ""),
+                                 adam_steps=proto.train.adam_steps, lbfgs_steps=proto.train.lbfgs_steps)
+                    rows += new
+                    means = {v: np.mean([r["l2re"] for r in new if r["value"] == v]) for v, _ in values}
+                    log.info("%s %s %s set %d: %s", pde, param, name, set_seed,
+                             " ".join(f"{v:g}:{e:.3g}" for v, e in means.items()))
+                    write_rows(rows, out, "rows")
+    write_rows(rows, out, "rows")
+    if teachers:
+        write_rows(teachers, out, "parametric_teachers")
+    report(rows, teachers, out, proto, args, budget, time.perf_counter() - t_start)
+    return 0
+
+
+def _cell(errs: list[float], ratio: float | None) -> str:
+    a = np.asarray(errs)
+    s = f"{a.mean():.3g} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.2g}"
+    return s + (f" ({ratio:.2f}×)" if ratio is not None and np.isfinite(ratio) else "")
+
+
+def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budget: int, wall: float) -> None:
+    lines = [
+        f"Command: `python experiments/ood_sweep.py {' '.join(sys.argv[1:])}`", "",
+        f"Machine: {machine()}; wall {wall:.0f} s", "",
+        f"Protocol {proto.name}: {proto.train.to_dict()}; budget {budget} interior points (dense: {proto.dense} Sobol); "
+        f"{args.seeds} network seeds x {args.set_seeds} point set(s) per method; labels at shifted values: {args.labels}.",
+        "",
+        "Each cell: L2RE mean ± std over seeds at that shift value (ratio to the dense set's mean at the same value). "
+        "Values marked ID lie in the in-distribution range. OOD/ID = mean OOD error / mean ID error; "
+        "worst ×dense = the largest ratio to dense over all shifts (target: <= 1.5).",
+        "",
+    ]
+    ratios = {(r["pde"], r["param"], r["method"], r["value"]): r["ratio"]
+              for r in (ood.ratio_to_dense(rows) if any(r["method"] == "dense" for r in rows) else [])}
+    ood_id = {(r["pde"], r["param"], r["method"]): r["ood_id_ratio"]
+              for r in ood.ood_id_ratio(rows, by=("pde", "param", "method"))}
+    worst = {}
+    for (pde, param, method, _), ratio in ratios.items():
+        worst[(pde, param, method)] = max(worst.get((pde, param, method), -np.inf), ratio)
+    for pde, param in dict.fromkeys((r["pde"], r["param"]) for r in rows):
+        sub = [r for r in rows if r["pde"] == pde and r["param"] == param]
+        problem = equations.get(pde)
+        fam = problem.shift(param)
+        values = sorted({r["value"] for r in sub})
+        flags = {r["value"]: r["in_distribution"] for r in sub}
+        head = [f"{v:g}" + (" ID" if flags[v] else "") for v in values]
+        lines += [f"### {pde}: shift of `{param}` (nominal {problem.params[param]:g}, ID {list(fam.in_range)}, "
+                  f"OOD {list(fam.out_range)}; moves {', '.join(ood.shifts_conditions(problem, param)) or 'no condition'})", "",
+                  "| method | " + " | ".join(head) + " | OOD/ID | worst ×dense |",
+                  "|---|" + "---|" * (len(values) + 2)]
+        for method in dict.fromkeys(r["method"] for r in sub):
+            cells = []
+            for v in values:
+                errs = [r["l2re"] for r in sub if r["method"] == method and r["value"] == v]
+                rt = None if method == "dense" else ratios.get((pde, param, method, v))
+                cells.append(_cell(errs, rt) if errs else "–")
+            w = worst.get((pde, param, method))
+            lines.append(f"| {method} | " + " | ".join(cells) + f" | {ood_id.get((pde, param, method), float('nan')):.2f} | "
+                         + (f"{w:.2f}" if w is not None else "–") + " |")
+        lab = sorted({r["labels"] for r in sub if r["labels"] not in ("none",)})
+        if lab:
+            lines.append(f"\nLabels of labelled sets: {', '.join(lab)}.")
+        tsub = [t for t in teachers if t["pde"] == pde and t["param"] == param]
+        if tsub:
+            lines += ["", "Parametric teacher (one PINN over the ID range, extrapolated outside): L2RE "
+                      + ", ".join(f"{t['value']:g}: {t['l2re']:.3g}" for t in tsub)
+                      + f"; cost {tsub[0]['cost_seconds']:.0f} s."]
+        lines.append("")
+        curves = ood.error_curves(sub)
+        fig = plot_error_curves(curves, f"{param} (nominal {problem.params[param]:g})",
+                                title=f"{pde}: error against the shift of {param} (budget {budget})")
+        ax = fig.axes[0]
+        ax.axvspan(*fam.in_range, color="0.85", alpha=0.5, zorder=0, label="in distribution")
+        ax.axvline(problem.params[param], color="0.4", lw=0.8, ls=":")
+        ax.legend(fontsize=8)
+        fig.savefig(out / f"ood_{pde}_{param}.png", dpi=120)
+        plt.close(fig)
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
