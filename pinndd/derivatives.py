@@ -95,6 +95,14 @@ def partials(
 def _forward_engine():
     try:
         from . import forward
-    except ImportError:
+    except ModuleNotFoundError as e:  # only a missing module means "no forward engine"
+        if e.name != f"{__package__}.forward":
+            raise
         return None
     return forward
+
+
+def forward_supported(model: torch.nn.Module, names: Sequence[str], box: Box) -> bool:
+    """Whether the forward engine will handle ``model`` for these partials."""
+    fwd = _forward_engine()
+    return fwd is not None and fwd.supports(model, names, box)

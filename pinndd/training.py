@@ -117,7 +117,7 @@ def make_model(problem, config: TrainConfig) -> PINN:
     return PINN(net.to(config.device), problem, hard=config.hard)
 
 
-def _show_progress(flag: bool | None) -> bool:
+def show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
@@ -242,7 +242,7 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
             evals.append((step, evaluate(problem, model)["l2re"]))
 
     bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"train {problem.name}",
-               disable=not _show_progress(config.progress), leave=False)
+               disable=not show_progress(config.progress), leave=False)
     t0 = time.perf_counter()
     rows = optimise(problem, model, tp, config, term_names, skip, bar, on_log)
     wall = time.perf_counter() - t0

@@ -1,0 +1,500 @@
+"""The shared machinery of dataset distillers (family ``"distiller"``).
+
+A distiller learns the coordinates (and optionally the weights) of a
+:class:`~pinndd.methods.synthetic.SyntheticSet` by minimising an *outer objective* that compares
+the synthetic set with a dense reference set through networks trained on them:
+
+1. the dense set (``dense`` Sobol interior points, condition points by the budget rule) and
+   ``n_experts`` expert trajectories on it (:func:`pinndd.experts.train_experts`) are built once
+   per problem and settings in a process (cached);
+2. the synthetic set starts from the registered method ``init`` (default ``"sobol"``) at the
+   same budget and seed;
+3. ``outer_steps`` Adam steps (``outer_lr``) on the raw synthetic tensors and on the objective's
+   own learnable tensors (e.g. MTT's step size) minimise ``objective(ctx, step, synthetic, rng)``,
+   where ``rng`` is a :class:`torch.Generator` seeded by ``(seed, step)`` only, so that a run
+   resumed from a checkpoint is the uninterrupted run exactly;
+4. every ``checkpoint_every`` steps the state (raw synthetic tensors, the objective's tensors,
+   the outer Adam moments and the step) is written to
+   ``checkpoint_dir/<name>-<problem>-<key>-step<k>.npz`` (``np.savez``, no pickle), where
+   ``key`` hashes every setting except ``outer_steps``, ``checkpoint_every``,
+   ``checkpoint_dir`` and ``progress``; a later run with the same key resumes from the latest
+   checkpoint at or before its ``outer_steps``.
+
+The student networks are soft-constraint PINNs (MLP ``depth`` x ``width``, ``activation``) used
+through :func:`torch.func.functional_call`, so a network *state* is a dict of tensors: fresh
+initialisations (Glorot normal from ``rng``) or expert checkpoints. Losses are those of
+:func:`pinndd.train`: ``L = L_pde + sum_c lambda_c L_c`` with weighted means.
+
+Costs are reported in the point set's metadata: ``cost_seconds_experts`` (dense set and experts;
+the original cost even when the cache was hit), ``cost_seconds_outer`` (the outer loop) and
+``dense_training_seconds`` (one expert, i.e. one dense training of ``expert_steps`` Adam steps),
+beside ``outer_log`` (the objective at every outer step).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from abc import abstractmethod
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import derivatives
+from ..budget import DEFAULT_RULE
+from ..errors import PinnddError
+from ..experts import ExpertSet, make_student, param_layout, train_experts
+from ..losses import TensorPoints
+from ..nn import resolve_dtype
+from ..problem import coords
+from ..training import show_progress
+from .base import PointSetMethod, get
+from .synthetic import SyntheticSet
+
+log = logging.getLogger(__name__)
+
+#: Settings that do not change the result of a step, left out of the checkpoint key.
+_NOT_IN_KEY = ("outer_steps", "checkpoint_every", "checkpoint_dir", "progress")
+
+_CACHE: dict[str, tuple[TensorPoints, ExpertSet | None, float]] = {}
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The seed of outer step ``step`` of a run with method seed ``seed``
+    (:class:`numpy.random.SeedSequence` of both, so nearby pairs are independent)."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(step), 0x5EED]).generate_state(1)[0])
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """A CPU :class:`torch.Generator` seeded by ``(seed, step)``."""
+    return torch.Generator(device="cpu").manual_seed(step_seed(seed, step))
+
+
+class _Functional(torch.nn.Module):
+    """Wraps the student so :func:`torch.func.functional_call` can substitute its parameters in
+    every call the loss makes (interior and each condition)."""
+
+    def __init__(self, problem, model: torch.nn.Module, engine: str):
+        super().__init__()
+        self.problem, self.model, self.engine = problem, model, engine
+
+    def forward(self, tp: TensorPoints, vector: bool) -> torch.Tensor:
+        problem, box = self.problem, self.problem.domain
+
+        def evaluate(pts, names):
+            return derivatives.partials(self.model, pts, names, box, engine=self.engine)
+
+        d = evaluate(tp.interior, problem.partials)
+        r = problem.residual(d, coords(tp.interior, box), problem.params)
+        parts = [tp.interior_w.sqrt() * r]
+        for name, (pts, w) in tp.conditions.items():
+            cond = problem.condition(name)
+            parts.append((cond.weight * w).sqrt() * cond.residual(evaluate, pts, problem.params))
+        if vector:
+            return torch.cat(parts)
+        return sum(p.square().sum() for p in parts)
+
+
+@dataclass
+class DistillContext:
+    """What an objective works with during one :meth:`Distiller.make`.
+
+    Attributes
+    ----------
+    problem, counts, seed:
+        As given to ``make``.
+    dense:
+        The dense reference set as tensors.
+    experts:
+        Expert trajectories on the dense set, or ``None`` when the distiller uses none.
+    model:
+        A student PINN used only as a template for :meth:`loss` and :meth:`residuals`.
+    layout:
+        ``[(name, shape), ...]`` of the student's parameters.
+    dtype, device:
+        Of every tensor.
+    cost_seconds, cached:
+        Wall time of building the dense set and experts (the original cost when ``cached``).
+    learnable:
+        The objective's own learnable tensors by name (optimised beside the synthetic set,
+        checkpointed with it), with their outer learning rates in ``lr``.
+    constants:
+        Anything else :meth:`Distiller.setup` computes once (e.g. a fixed step size).
+    """
+
+    problem: Any
+    counts: dict[str, int]
+    seed: int
+    dense: TensorPoints
+    experts: ExpertSet | None
+    model: torch.nn.Module
+    layout: list[tuple[str, tuple[int, ...]]]
+    dtype: torch.dtype
+    device: torch.device
+    engine: str = "auto"
+    cost_seconds: float = 0.0
+    cached: bool = False
+    learnable: OrderedDict[str, torch.Tensor] = field(default_factory=OrderedDict)
+    lr: dict[str, float] = field(default_factory=dict)
+    constants: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._fn = _Functional(self.problem, self.model, self.engine)
+
+    def _call(self, params: dict[str, torch.Tensor], tp: TensorPoints, vector: bool) -> torch.Tensor:
+        return torch.func.functional_call(self._fn, {"model." + k: v for k, v in params.items()}, (tp, vector))
+
+    def loss(self, params: dict[str, torch.Tensor], tp: TensorPoints) -> torch.Tensor:
+        """``L(theta) = sum_i w_i r_i^2 + sum_c lambda_c sum_j w_cj r_cj^2`` (weights summing to
+        one per set), the trainer's loss, at parameters ``params``."""
+        return self._call(params, tp, False)
+
+    def residuals(self, params: dict[str, torch.Tensor], tp: TensorPoints) -> torch.Tensor:
+        """The stacked residual vector ``[sqrt(w_i) r_i ; sqrt(lambda_c w_cj) r_cj]`` whose squared
+        norm is :meth:`loss`."""
+        return self._call(params, tp, True)
+
+    def fresh(self, rng: torch.Generator) -> OrderedDict[str, torch.Tensor]:
+        """A fresh initialisation drawn from ``rng``: Glorot-normal weights
+        ``N(0, 2 / (fan_in + fan_out))`` and zero biases, as :class:`pinndd.nn.MLP`."""
+        out: OrderedDict[str, torch.Tensor] = OrderedDict()
+        for name, shape in self.layout:
+            if len(shape) == 2:
+                std = math.sqrt(2.0 / (shape[0] + shape[1]))
+                t = torch.randn(shape, generator=rng, dtype=torch.float64) * std
+            else:
+                t = torch.zeros(shape, dtype=torch.float64)
+            out[name] = t.to(self.dtype).to(self.device)
+        return out
+
+    def expert_state(self, expert: int, record: int) -> OrderedDict[str, torch.Tensor]:
+        """Parameters of expert ``expert`` at record ``record`` as a params dict."""
+        if self.experts is None:
+            raise PinnddError("this distiller was built without experts (n_experts=0)")
+        return self.experts.state(expert, record, self.dtype, self.device)
+
+    def flat(self, which: str, expert: int, record: int) -> torch.Tensor:
+        """A flattened expert vector (``params``, ``exp_avg`` or ``exp_avg_sq``)."""
+        if self.experts is None:
+            raise PinnddError("this distiller was built without experts (n_experts=0)")
+        return self.experts.tensor(which, expert, record, self.dtype, self.device)
+
+
+@dataclass
+class DistillRun:
+    """The outcome of :meth:`Distiller.run`: the learned set, its context, the objective at every
+    outer step (including steps before a resume), the step resumed from and the loop's seconds."""
+
+    synthetic: SyntheticSet
+    context: DistillContext
+    outer_log: list[float]
+    resumed_from: int
+    seconds: float
+
+
+def randint(rng: torch.Generator, high: int) -> int:
+    """A uniform integer in ``[0, high)`` from ``rng``."""
+    return int(torch.randint(high, (1,), generator=rng).item())
+
+
+def uniform(rng: torch.Generator) -> float:
+    """A uniform float in ``[0, 1)`` from ``rng``."""
+    return float(torch.rand(1, generator=rng, dtype=torch.float64).item())
+
+
+def layerwise_cosine_distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], tiny: float = 1e-30) -> torch.Tensor:
+    """``sum_l (1 - <a_l, b_l> / (|a_l| |b_l|))`` over every parameter tensor ``l`` (weights and
+    biases alike); ``tiny`` inside the square root keeps zero tensors differentiable."""
+    total = 0.0
+    for k in a:
+        x, y = a[k].reshape(-1), b[k].reshape(-1)
+        total = total + 1.0 - (x @ y) / torch.sqrt((x @ x) * (y @ y) + tiny)
+    return total
+
+
+@dataclass(frozen=True)
+class Distiller(PointSetMethod):
+    """Base class of the distillers: settings, dense set and experts, outer loop, checkpoints.
+
+    Parameters
+    ----------
+    init:
+        Registered method whose point set (same budget and seed) the synthetic set starts from.
+    outer_steps, outer_lr:
+        Adam steps and learning rate on the raw synthetic tensors (logits).
+    learn_points, learn_conditions, learn_weights:
+        What moves: interior coordinates, condition points along their faces, weights.
+    width, depth, activation, dtype:
+        The student (and expert) network: ``depth`` hidden layers of ``width`` units.
+    dense:
+        Interior points of the dense reference set (Sobol; conditions by the default budget rule).
+    n_experts, expert_steps, expert_every, expert_lr, expert_seed:
+        Expert trajectories on the dense set: Adam steps, record spacing, learning rate, first
+        network seed. The dense set's seed is ``expert_seed`` too, so every method seed shares one
+        cached set of experts.
+    device:
+        ``"cpu"`` or ``"cuda"`` (``"cuda"`` without a GPU raises :class:`PinnddError`).
+    engine:
+        Derivative engine (``"auto"``: forward propagation where supported).
+    checkpoint_every, checkpoint_dir:
+        Write a checkpoint every ``checkpoint_every`` outer steps into ``checkpoint_dir``
+        (``None`` or 0: no checkpoints) and resume from one (see the module docstring).
+    progress:
+        Show a tqdm bar; ``None`` shows it only on a terminal.
+    """
+
+    family = "distiller"
+
+    init: str = "sobol"
+    outer_steps: int = 100
+    outer_lr: float = 0.02
+    learn_points: bool = True
+    learn_conditions: bool = True
+    learn_weights: bool = False
+    width: int = 32
+    depth: int = 3
+    activation: str = "tanh"
+    dtype: str = "float32"
+    dense: int = 4096
+    n_experts: int = 2
+    expert_steps: int = 2000
+    expert_every: int = 50
+    expert_lr: float = 1e-3
+    expert_seed: int = 0
+    device: str = "cpu"
+    engine: str = "auto"
+    checkpoint_every: int = 0
+    checkpoint_dir: str | None = None
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.outer_steps < 0 or not self.outer_lr > 0:
+            raise PinnddError(f"need outer_steps >= 0 and outer_lr > 0; got {self.outer_steps}, {self.outer_lr}")
+        if not (self.learn_points or self.learn_conditions or self.learn_weights):
+            raise PinnddError("nothing to learn: set learn_points, learn_conditions or learn_weights")
+        if self.dense < 1 or self.n_experts < 0:
+            raise PinnddError(f"need dense >= 1 and n_experts >= 0; got {self.dense}, {self.n_experts}")
+        if self.n_experts and (self.expert_steps < 1 or self.expert_every < 1 or self.expert_steps % self.expert_every):
+            raise PinnddError(f"expert_every ({self.expert_every}) must be >= 1 and divide expert_steps ({self.expert_steps})")
+        if self.checkpoint_every < 0:
+            raise PinnddError("checkpoint_every must be >= 0")
+        if self.device.split(":")[0] not in ("cpu", "cuda"):
+            raise PinnddError(f"device must be 'cpu' or 'cuda[:k]'; got {self.device!r}")
+        if self.engine not in derivatives.ENGINES:
+            raise PinnddError(f"engine must be one of {derivatives.ENGINES}; got {self.engine!r}")
+        resolve_dtype(self.dtype)
+
+    # -- hooks for subclasses ------------------------------------------------------------------
+    def uses_experts(self) -> bool:
+        """Whether the objective needs expert trajectories (default: when ``n_experts > 0``)."""
+        return self.n_experts > 0
+
+    def setup(self, ctx: DistillContext) -> None:
+        """Create the objective's own learnable tensors in ``ctx.learnable`` (and their learning
+        rates in ``ctx.lr``); default none."""
+
+    @abstractmethod
+    def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
+        """The outer objective at outer step ``step`` (a scalar tensor differentiable w.r.t. the
+        synthetic set's raw tensors and ``ctx.learnable``). All randomness must come from ``rng``."""
+
+    def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
+        """JSON-friendly facts to store in the point set's metadata (e.g. learned step sizes)."""
+        return {}
+
+    # -- building blocks -----------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise PinnddError(f"device {self.device!r} asked for, but torch sees no CUDA device; use device='cpu'")
+        return torch.device(self.device)
+
+    def context(self, problem, counts: dict[str, int], seed: int) -> DistillContext:
+        """The dense set, experts (cached per problem and settings) and student template."""
+        device = self._device()
+        dt = resolve_dtype(self.dtype)
+        n_exp = self.n_experts if self.uses_experts() else 0
+        hit = True
+        key = json.dumps([problem.name, sorted(problem.params.items()), self.dense, n_exp, self.expert_steps,
+                          self.expert_every, self.expert_lr, self.expert_seed, self.width, self.depth, self.activation,
+                          self.dtype, str(device), self.engine], sort_keys=True)
+        if key not in _CACHE:
+            hit = False
+            t0 = time.perf_counter()
+            dense_ps = get("sobol").make(problem, self.dense, seed=self.expert_seed, rule=DEFAULT_RULE)
+            dense = TensorPoints.from_pointset(dense_ps, dt, device)
+            experts = None
+            if n_exp:
+                experts = train_experts(problem, dense, n_exp, self.expert_steps, self.expert_every, self.expert_lr,
+                                        self.width, self.depth, self.activation, self.dtype, str(device),
+                                        self.expert_seed, self.engine, show_progress(self.progress))
+            _CACHE[key] = (dense, experts, time.perf_counter() - t0)
+        dense, experts, cost = _CACHE[key]
+        model = make_student(problem, self.width, self.depth, self.activation, self.dtype, str(device))
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return DistillContext(problem, dict(counts), int(seed), dense, experts, model, param_layout(model), dt, device,
+                              self.engine, cost, hit)
+
+    def synthetic(self, problem, counts: dict[str, int], seed: int) -> SyntheticSet:
+        """The synthetic set initialised from method ``init`` at the same budget and seed."""
+        if get(self.init).family in ("labelled",):
+            raise PinnddError(f"init method {self.init!r} makes labelled sets; a distiller needs an unlabelled init")
+        rule_counts = {k: v for k, v in counts.items() if k != "interior"}
+        init = get(self.init).make(problem, counts["interior"], seed, rule=_FixedRule(rule_counts))
+        return SyntheticSet(problem, init, self.learn_points, self.learn_conditions, self.learn_weights,
+                            resolve_dtype(self.dtype), self._device())
+
+    def checkpoint_key(self, problem, counts: dict[str, int], seed: int) -> str:
+        cfg = {k: v for k, v in self.config().items() if k not in _NOT_IN_KEY}
+        blob = json.dumps([self.name, cfg, problem.name, sorted(problem.params.items()), counts, seed],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _ckpt_path(self, problem, key: str, step: int) -> Path:
+        return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
+
+    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
+        if not self.checkpoint_dir:
+            return None
+        found = []
+        for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
+            try:
+                s = int(p.stem.rsplit("step", 1)[1])
+            except ValueError:
+                continue
+            if s <= self.outer_steps:
+                found.append((s, p))
+        return max(found) if found else None
+
+    # -- the outer loop ------------------------------------------------------------------------
+    def run(self, problem, counts: dict[str, int], seed: int) -> DistillRun:
+        """Build the context and the synthetic set, and run (or resume) the outer loop.
+
+        :meth:`make` calls this and freezes the result; tests and experiments may call it to
+        inspect the objective (``self.objective(run.context, step, run.synthetic, rng)``).
+        """
+        ctx = self.context(problem, counts, seed)
+        syn = self.synthetic(problem, counts, seed)
+        self.setup(ctx)
+        params = syn.learnable() + list(ctx.learnable.values())
+        groups = [{"params": syn.learnable(), "lr": self.outer_lr}]
+        for name, t in ctx.learnable.items():
+            groups.append({"params": [t], "lr": ctx.lr.get(name, self.outer_lr)})
+        opt = torch.optim.Adam(groups)
+        outer_log: list[float] = []
+        start = 0
+        key = self.checkpoint_key(problem, counts, seed)
+        found = self._latest_checkpoint(problem, key)
+        if found is not None:
+            start, path = found
+            outer_log = self._load_checkpoint(path, syn, ctx, opt, params)
+            log.info("%s: resumed from %s (step %d)", self.name, path, start)
+
+        t1 = time.perf_counter()
+        bar = _tqdm()(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
+                      disable=not show_progress(self.progress), leave=False)
+        for step in range(start, self.outer_steps):
+            rng = step_generator(seed, step)
+            opt.zero_grad(set_to_none=True)
+            loss = self.objective(ctx, step, syn, rng)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise PinnddError(f"{self.name}: the outer objective became {value} at outer step {step}; "
+                                  "lower outer_lr or use dtype='float64'")
+            loss.backward()
+            opt.step()
+            outer_log.append(value)
+            bar.update(1)
+            bar.set_postfix(objective=f"{value:.3e}")
+            if self.checkpoint_dir and self.checkpoint_every and (step + 1) % self.checkpoint_every == 0:
+                self._save_checkpoint(self._ckpt_path(problem, key, step + 1), step + 1, syn, ctx, opt, params, outer_log)
+        bar.close()
+        t_outer = time.perf_counter() - t1
+        log.info("%s on %s: %d outer steps in %.1f s, objective %s -> %s", self.name, problem.name,
+                 self.outer_steps - start, t_outer, outer_log[0] if outer_log else None, outer_log[-1] if outer_log else None)
+        return DistillRun(syn, ctx, outer_log, start, t_outer)
+
+    def _make(self, problem, counts, seed):
+        run = self.run(problem, counts, seed)
+        ctx = run.context
+        meta = {
+            "outer_log": run.outer_log,
+            "resumed_from_step": run.resumed_from,
+            "init_method": self.init,
+            "cost_seconds_experts": ctx.cost_seconds,
+            "experts_cached": ctx.cached,
+            "cost_seconds_outer": run.seconds,
+            "dense_training_seconds": (ctx.experts.metadata["seconds_per_expert"] if ctx.experts is not None else None),
+            **self.extra_metadata(ctx),
+        }
+        return run.synthetic.to_pointset(), meta
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _save_checkpoint(self, path: Path, step: int, syn: SyntheticSet, ctx: DistillContext, opt: torch.optim.Optimizer,
+                         params: list[torch.Tensor], outer_log: list[float]) -> None:
+        def np_(t: torch.Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy()
+
+        arrays: dict[str, np.ndarray] = {"step": np.array(step), "outer_log": np.asarray(outer_log, dtype=np.float64)}
+        for k, t in syn.raw().items():
+            arrays[f"syn/{k}"] = np_(t)
+        for k, t in ctx.learnable.items():
+            arrays[f"obj/{k}"] = np_(t)
+        for i, p in enumerate(params):
+            st = opt.state.get(p)
+            if st:
+                arrays[f"adam/{i}/exp_avg"] = np_(st["exp_avg"])
+                arrays[f"adam/{i}/exp_avg_sq"] = np_(st["exp_avg_sq"])
+                arrays[f"adam/{i}/step"] = np_(torch.as_tensor(st["step"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+    def _load_checkpoint(self, path: Path, syn: SyntheticSet, ctx: DistillContext, opt: torch.optim.Optimizer,
+                         params: list[torch.Tensor]) -> list[float]:
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                data = {k: f[k] for k in f.files}
+        except (OSError, ValueError) as e:
+            raise PinnddError(f"cannot read distiller checkpoint {path}: {e}") from None
+        syn.load_raw({k[4:]: v for k, v in data.items() if k.startswith("syn/")})
+        for k, t in ctx.learnable.items():
+            if f"obj/{k}" not in data:
+                raise PinnddError(f"checkpoint {path} lacks the objective tensor {k!r}")
+            with torch.no_grad():
+                t.copy_(torch.as_tensor(data[f"obj/{k}"], dtype=t.dtype, device=t.device))
+        state = {}
+        for i, p in enumerate(params):
+            if f"adam/{i}/exp_avg" in data:
+                state[i] = {
+                    "step": torch.as_tensor(data[f"adam/{i}/step"]),
+                    "exp_avg": torch.as_tensor(data[f"adam/{i}/exp_avg"], dtype=p.dtype, device=p.device),
+                    "exp_avg_sq": torch.as_tensor(data[f"adam/{i}/exp_avg_sq"], dtype=p.dtype, device=p.device),
+                }
+        opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+        return [float(v) for v in data["outer_log"]]
+
+
+def _tqdm():
+    from tqdm.auto import tqdm
+
+    return tqdm
+
+
+@dataclass(frozen=True)
+class _FixedRule:
+    """A budget rule that returns given condition counts (so the init method makes exactly the
+    counts the distiller was asked for)."""
+
+    per_condition: dict[str, int]
+
+    def split(self, problem, budget: int) -> dict[str, int]:
+        return {"interior": int(budget), **self.per_condition}
