@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-dense", action="store_true")
+    ap.add_argument("--dense-seeds", type=int, default=None, help="seeds of the dense runs (default: the most seeds used)")
     ap.add_argument("--out", default="experiments/out/sweep")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
         held_out = methods.interior_points(problem, "uniform", 4096, seed=99_999)
         n_seeds = lambda b: args.seeds or proto.seeds(b)  # noqa: E731
         if not args.no_dense:
-            for seed in range(max(n_seeds(b) for b in budgets)):
+            for seed in range(args.dense_seeds or max(n_seeds(b) for b in budgets)):
                 rows.append(run_one(problem, "sobol", proto.dense, seed, proto.train, held_out, label="dense"))
                 log.info("%s dense seed %d: %.4f", pde, seed, rows[-1]["l2re"])
             for b in budgets:
