@@ -29,12 +29,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import equations  # noqa: E402
 from common import machine, write_rows  # noqa: E402
+
+import equations  # noqa: E402
 from pinndd import TrainConfig, methods  # noqa: E402
-from pinndd.ensemble import EnsembleMLP, _expand  # noqa: E402
+from pinndd.ensemble import EnsembleMLP, expand_points  # noqa: E402
 from pinndd.losses import TensorPoints  # noqa: E402
-from pinndd.training import _term_names, make_model, optimise  # noqa: E402
+from pinndd.training import make_model, optimise, term_names  # noqa: E402
 
 
 def _sync(device):
@@ -45,12 +46,12 @@ def _sync(device):
 def time_pinndd(problem, ps, config, steps, members=1) -> float:
     device = torch.device(config.device)
     tp = TensorPoints.from_pointset(ps, torch.float32, device)
-    names, skip = _term_names(problem, ps, False)
+    names, skip = term_names(problem, ps, False)
     if members == 1:
         model = make_model(problem, config)
     else:
         model = EnsembleMLP([make_model(problem, replace(config, seed=s)).net for s in range(members)]).to(device)
-        tp = _expand(tp, members)
+        tp = expand_points(tp, members)
     warm = replace(config, adam_steps=10, lbfgs_steps=0, log_every=10)
     optimise(problem, model, tp, warm, names, skip)
     _sync(device)

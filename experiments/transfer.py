@@ -47,11 +47,8 @@ from common import machine, summarise, write_rows  # noqa: E402
 import equations  # noqa: E402
 from pinndd import PointSet, TrainConfig, evaluate, methods, protocols, residual_mse, train  # noqa: E402
 from pinndd.errors import PinnddError, TrainingDiverged  # noqa: E402
-from pinndd.losses import TensorPoints, loss_terms, total_loss  # noqa: E402
-from pinndd.nn import resolve_dtype  # noqa: E402
 from pinndd.ood import held_out_points, teacher_like  # noqa: E402
 from pinndd.teacher import label  # noqa: E402
-from pinndd.training import TrainResult, make_model, optimise  # noqa: E402
 
 log = logging.getLogger("transfer")
 
@@ -62,12 +59,11 @@ SGD_LR_FACTOR = 10.0
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """A training setup: the TrainConfig, the optimiser of its first phase, whether the set
-    is mixed with uniform points, and a description for the table."""
+    """A training setup: the TrainConfig (its optimiser included), whether the set is mixed
+    with uniform points, and a description for the table."""
 
     name: str
     config: TrainConfig
-    optimizer: str = "adam"  # "adam" (pinndd.train) or "sgd" (train_sgd below)
     mixed: bool = False
     note: str = ""
 
@@ -83,7 +79,7 @@ def variants(base: TrainConfig, names, sgd_lr: float | None = None) -> list[Vari
         "activation": Variant("activation", replace(base, activation=alt), note=f"activation {alt}"),
         "adam_only": Variant("adam_only", replace(base, lbfgs_steps=0), note=f"Adam {base.adam_steps}, no L-BFGS"),
         "lbfgs_only": Variant("lbfgs_only", replace(base, adam_steps=0, lbfgs_steps=lb_only), note=f"L-BFGS {lb_only} only"),
-        "sgd": Variant("sgd", replace(base, lr=sgd_lr), optimizer="sgd",
+        "sgd": Variant("sgd", replace(base, lr=sgd_lr, optimizer="sgd", momentum=SGD_MOMENTUM),
                        note=f"SGD lr {sgd_lr:g} momentum {SGD_MOMENTUM} x {base.adam_steps}, "
                             f"then L-BFGS {base.lbfgs_steps}"),
         "longer2x": Variant("longer2x", replace(base, adam_steps=2 * base.adam_steps, lbfgs_steps=2 * base.lbfgs_steps),
@@ -96,34 +92,6 @@ def variants(base: TrainConfig, names, sgd_lr: float | None = None) -> list[Vari
     if unknown:
         raise PinnddError(f"unknown variants {unknown}; known: {list(table)}")
     return [table[n] for n in names]
-
-
-def train_sgd(problem, pointset: PointSet, config: TrainConfig, momentum: float = SGD_MOMENTUM) -> TrainResult:
-    """Full-batch SGD with momentum for ``config.adam_steps`` steps at ``config.lr``, then
-    ``config.lbfgs_steps`` of L-BFGS (pinndd's own :func:`pinndd.training.optimise`)."""
-    pointset.validate(problem)
-    model = make_model(problem, config)
-    tp = TensorPoints.from_pointset(pointset, resolve_dtype(config.dtype), torch.device(config.device))
-    skip = problem.hard_conditions if config.hard else ()
-    term_names = ["pde"] + [c for c in pointset.conditions if c not in skip] + (["data"] if pointset.labelled else [])
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum)
-    losses = torch.empty(config.adam_steps)
-    t0 = time.perf_counter()
-    for step in range(config.adam_steps):
-        opt.zero_grad(set_to_none=True)
-        terms = loss_terms(problem, model, tp, skip=skip, engine=config.engine)
-        loss = total_loss(problem, terms, dict(config.condition_weights), tp.target_weight)
-        loss.backward()
-        opt.step()
-        losses[step] = loss.detach()
-        if ((step + 1) % config.log_every == 0 or step + 1 == config.adam_steps) and not math.isfinite(float(losses[step])):
-            raise TrainingDiverged(step, "loss", float(losses[step]))
-    hist = losses.numpy()
-    if config.lbfgs_steps:
-        rows = optimise(problem, model, tp, replace(config, adam_steps=0), term_names, skip)
-        if rows:
-            hist = np.concatenate([hist, np.concatenate(rows)[:, 0]])
-    return TrainResult(model, {"step": np.arange(len(hist)), "loss": hist}, time.perf_counter() - t0, config, problem.name)
 
 
 def mix_uniform(problem, ps: PointSet, seed: int) -> PointSet:
@@ -142,7 +110,7 @@ def mix_uniform(problem, ps: PointSet, seed: int) -> PointSet:
 def run(problem, ps: PointSet, variant: Variant, seed: int, held_out, config: TrainConfig | None = None) -> dict:
     cfg = replace(config or variant.config, seed=seed)
     try:
-        res = train_sgd(problem, ps, cfg) if variant.optimizer == "sgd" else train(problem, ps, cfg)
+        res = train(problem, ps, cfg)
     except TrainingDiverged as e:
         log.warning("%s diverged: %s", variant.name, e)
         return {"l2re": float("nan"), "l1re": float("nan"), "max_abs": float("nan"), "residual_mse": float("nan"),

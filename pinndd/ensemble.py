@@ -24,7 +24,7 @@ from .errors import PinnddError
 from .losses import TensorPoints
 from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
 from .pointset import PointSet
-from .training import TrainConfig, TrainResult, _check_labels, _term_names, make_model, optimise
+from .training import TrainConfig, TrainResult, check_labels, make_model, optimise, term_names
 
 
 class EnsembleMLP(nn.Module):
@@ -45,7 +45,8 @@ class EnsembleMLP(nn.Module):
             nn.Parameter(torch.stack([m.layers[i].weight.detach().T for m in members]).contiguous()) for i in range(len(shapes))
         )
         self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([m.layers[i].bias.detach()[None, :] for m in members]).contiguous()) for i in range(len(shapes))
+            nn.Parameter(torch.stack([m.layers[i].bias.detach()[None, :] for m in members]).contiguous())
+            for i in range(len(shapes))
         )
         self.register_buffer("in_scale", first.in_scale.clone())
         self.register_buffer("in_shift", first.in_shift.clone())
@@ -88,7 +89,8 @@ class EnsembleResult:
         return [r.model for r in self.results]
 
 
-def _expand(tp: TensorPoints, k: int) -> TensorPoints:
+def expand_points(tp: TensorPoints, k: int) -> TensorPoints:
+    """The same points for each of ``k`` members: shape ``(n, d)`` -> ``(k, n, d)``."""
     ex = lambda t: t.expand(k, *t.shape).contiguous()  # noqa: E731
     return TensorPoints(ex(tp.interior), tp.interior_w, {n: (ex(p), w) for n, (p, w) in tp.conditions.items()},
                         tp.targets, tp.target_weight)
@@ -101,31 +103,31 @@ def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequ
         raise PinnddError("ensembles do not support hard-constraint transforms yet; train members separately")
     seeds = list(seeds)
     pointset.validate(problem)
-    _check_labels(problem, pointset)
+    check_labels(problem, pointset)
     dtype, device = resolve_dtype(config.dtype), torch.device(config.device)
     members = [make_model(problem, replace(config, seed=s)).net for s in seeds]
     ens = EnsembleMLP(members).to(device)
-    tp = _expand(TensorPoints.from_pointset(pointset, dtype, device), len(seeds))
-    term_names, skip = _term_names(problem, pointset, False)
+    tp = expand_points(TensorPoints.from_pointset(pointset, dtype, device), len(seeds))
+    names, skip = term_names(problem, pointset, False)
     t0 = time.perf_counter()
-    rows = optimise(problem, ens, tp, replace(config, lbfgs_steps=0), term_names, skip)
+    rows = optimise(problem, ens, tp, replace(config, lbfgs_steps=0), names, skip)
     adam_wall = time.perf_counter() - t0
-    table = np.concatenate(rows) if rows else np.zeros((0, len(term_names) + 1, len(seeds)))
+    table = np.concatenate(rows) if rows else np.zeros((0, len(names) + 1, len(seeds)))
     results = []
     for k, seed in enumerate(seeds):
         model = PINN(ens.member(k), problem, hard=False)
         hist = {"step": np.arange(len(table)), "loss": table[:, 0, k]}
-        for j, name in enumerate(term_names):
+        for j, name in enumerate(names):
             hist[name] = table[:, j + 1, k]
         wall = adam_wall / len(seeds)
         if config.lbfgs_steps:
             t1 = time.perf_counter()
             single = TensorPoints.from_pointset(pointset, dtype, device)
-            lb = optimise(problem, model, single, replace(config, adam_steps=0), term_names, skip)
+            lb = optimise(problem, model, single, replace(config, adam_steps=0), names, skip)
             wall += time.perf_counter() - t1
             if lb:
                 block = np.concatenate(lb)
-                for j, name in enumerate(["loss"] + term_names):
+                for j, name in enumerate(["loss"] + names):
                     hist[name] = np.concatenate([hist[name], block[:, j]])
                 hist["step"] = np.arange(len(hist["loss"]))
         results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name))

@@ -1,11 +1,13 @@
 """Loss terms of a PINN on a point set.
 
-For interior points ``x_i`` with weights ``w_i`` the PDE term is the weighted mean
+For ``n`` interior points ``x_i`` with weights ``w_i`` the PDE term is
 
-    L_pde = sum_i w_i r(x_i)^2 / sum_i w_i,
+    L_pde = (1/n) sum_i w_i r(x_i)^2,
 
-each condition ``c`` contributes ``L_c`` the same way with its own residual, and a labelled set
-adds ``L_data = sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i``. The total is
+a plain mean for unit weights and an unbiased importance-sampling estimate of the dense mean
+when ``w_i = 1 / (N pi_i) * n`` for inclusion probabilities ``pi_i`` (weights then average
+about one). Each condition ``c`` contributes ``L_c`` the same way with its own residual, and a
+labelled set adds ``L_data = (1/n) sum_i w_i (u(x_i) - y_i)^2``. The total is
 
     L = L_pde + sum_c lambda_c L_c + lambda_data L_data.
 
@@ -29,8 +31,9 @@ from .problem import coords
 
 @dataclass
 class TensorPoints:
-    """A :class:`PointSet` as tensors on one device and dtype, weights normalised to sum 1.
-    Built once before a training loop so the loop does no conversion."""
+    """A :class:`PointSet` as tensors on one device and dtype, weights divided by the number of
+    points (so a term is ``sum_i w_i r_i^2``). Built once before a training loop so the loop
+    does no conversion."""
 
     interior: torch.Tensor
     interior_w: torch.Tensor
@@ -44,8 +47,7 @@ class TensorPoints:
             return torch.as_tensor(a, dtype=dtype, device=device)
 
         def norm(w):
-            w = t(w)
-            return w / w.sum()
+            return t(w) / len(w)
 
         conds = {k: (t(p), norm(w)) for k, (p, w) in ps.conditions.items()}
         targets = t(ps.targets) if ps.targets is not None else None

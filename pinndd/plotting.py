@@ -50,7 +50,8 @@ def plot_solution(problem, model, pointset=None, path: str | Path | None = None,
     names = problem.domain.names
     fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.2), constrained_layout=True)
     vmin, vmax = ref.min(), ref.max()
-    panels = [(u, "prediction", "RdBu_r", (vmin, vmax)), (ref, "reference", "RdBu_r", (vmin, vmax)), (err, "|error|", "magma", (0, err.max()))]
+    panels = [(u, "prediction", "RdBu_r", (vmin, vmax)), (ref, "reference", "RdBu_r", (vmin, vmax)),
+              (err, "|error|", "magma", (0, err.max()))]
     for ax, (z, label, cmap, (lo, hi)) in zip(axes, panels):
         m = ax.pcolormesh(a0, a1, z.T, cmap=cmap, vmin=lo, vmax=hi, shading="auto")
         fig.colorbar(m, ax=ax)

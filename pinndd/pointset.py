@@ -54,14 +54,15 @@ class PointSet:
     interior:
         Interior (collocation) points, shape ``(n, d)``.
     interior_weights:
-        Positive weights, shape ``(n,)``; default all ones. Loss terms are weighted means,
-        ``sum_i w_i r_i^2 / sum_i w_i``, so only relative weights matter.
+        Positive weights, shape ``(n,)``; default all ones. Loss terms are
+        ``(1/n) sum_i w_i r_i^2``: weights averaging one keep a term's scale, and importance
+        weights ``n / (N pi_i)`` make it an unbiased estimate of the dense mean.
     conditions:
         ``{condition name: (points (m, d), weights (m,) or None)}``.
     targets:
         Optional solution values at the interior points (a *labelled* set), shape ``(n,)``.
     target_weight:
-        Weight of the data term ``sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i`` in the loss.
+        Weight of the data term ``(1/n) sum_i w_i (u(x_i) - y_i)^2`` in the loss.
     metadata:
         JSON-serialisable description (problem, params, method, config, budget, seed,
         version, ``labels`` provenance).

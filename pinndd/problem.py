@@ -286,7 +286,8 @@ class Problem:
         for s in self.shifts:
             if s.param == param:
                 return s
-        raise PinnddError(f"problem {self.name!r} declares no shift family for {param!r}; it has {[s.param for s in self.shifts]}")
+        known = [s.param for s in self.shifts]
+        raise PinnddError(f"problem {self.name!r} declares no shift family for {param!r}; it has {known}")
 
     # -- conditions ----------------------------------------------------------------------------
     def condition(self, name: str) -> Condition:

@@ -1,7 +1,7 @@
 """Teachers: trained models whose predictions label a point set.
 
 A *labelled* point set carries solution values ``y_i`` at its interior points; the trainer
-adds ``lambda_data * sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i`` to the loss. Labels come from a
+adds ``lambda_data * (1/n) sum_i w_i (u(x_i) - y_i)^2`` to the loss. Labels come from a
 :class:`Teacher`: a PINN trained on a dense set (:func:`train_teacher`, cached per problem,
 parameters and settings within a process), any model a user passes (:func:`from_model`), or
 the reference itself (:func:`reference_teacher`, an oracle for experiments).

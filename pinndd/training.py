@@ -35,7 +35,10 @@ class TrainConfig:
     width, depth, activation:
         The MLP (``depth`` hidden layers of ``width`` units).
     adam_steps, lr:
-        Full-batch Adam steps and learning rate.
+        Full-batch steps and learning rate of the first phase (Adam unless ``optimizer`` says
+        otherwise; the name is kept for the common case).
+    optimizer, momentum:
+        First-phase optimiser, ``"adam"`` or ``"sgd"`` (with ``momentum``).
     lbfgs_steps:
         Maximum L-BFGS iterations after Adam (strong-Wolfe line search); 0 skips it.
     seed:
@@ -62,6 +65,8 @@ class TrainConfig:
     activation: str = "tanh"
     adam_steps: int = 5000
     lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
     lbfgs_steps: int = 0
     seed: int = 0
     dtype: str = "float32"
@@ -76,6 +81,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.adam_steps < 0 or self.lbfgs_steps < 0:
             raise PinnddError("adam_steps and lbfgs_steps must be >= 0")
+        if self.optimizer not in ("adam", "sgd"):
+            raise PinnddError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
         if not self.lr > 0:
             raise PinnddError(f"lr must be positive; got {self.lr}")
         if self.log_every < 1:
@@ -121,7 +128,7 @@ def show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
-def _check_labels(problem, pointset: PointSet) -> None:
+def check_labels(problem, pointset: PointSet) -> None:
     made_for = pointset.metadata.get("labels_params")
     if pointset.labelled and made_for is not None and dict(made_for) != dict(problem.params):
         raise PinnddError(
@@ -131,7 +138,7 @@ def _check_labels(problem, pointset: PointSet) -> None:
         )
 
 
-def _term_names(problem, pointset: PointSet, hard: bool) -> tuple[list[str], tuple[str, ...]]:
+def term_names(problem, pointset: PointSet, hard: bool) -> tuple[list[str], tuple[str, ...]]:
     skip = problem.hard_conditions if hard else ()
     names = ["pde"] + [c for c in pointset.conditions if c not in skip] + (["data"] if pointset.labelled else [])
     return names, skip
@@ -160,7 +167,10 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
         return total_loss(problem, terms, weights, tp.target_weight), terms
 
     rows: list[np.ndarray] = []
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     record = None
     last = 0
     for step in range(config.adam_steps):
@@ -230,11 +240,11 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
         For a point set that does not fit the problem, or labels made for other parameters.
     """
     pointset.validate(problem)
-    _check_labels(problem, pointset)
+    check_labels(problem, pointset)
     model = model if model is not None else make_model(problem, config)
     model.problem = problem
     tp = TensorPoints.from_pointset(pointset, resolve_dtype(config.dtype), torch.device(config.device))
-    term_names, skip = _term_names(problem, pointset, config.hard)
+    names, skip = term_names(problem, pointset, config.hard)
     evals: list[tuple[int, float]] = []
 
     def on_log(step: int) -> None:
@@ -244,12 +254,12 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"train {problem.name}",
                disable=not show_progress(config.progress), leave=False)
     t0 = time.perf_counter()
-    rows = optimise(problem, model, tp, config, term_names, skip, bar, on_log)
+    rows = optimise(problem, model, tp, config, names, skip, bar, on_log)
     wall = time.perf_counter() - t0
     bar.close()
-    table = np.concatenate(rows) if rows else np.zeros((0, len(term_names) + 1))
+    table = np.concatenate(rows) if rows else np.zeros((0, len(names) + 1))
     history = {"step": np.arange(len(table)), "loss": table[:, 0]}
-    for j, name in enumerate(term_names):
+    for j, name in enumerate(names):
         history[name] = table[:, j + 1]
     if evals:
         history["eval_step"] = np.array([s for s, _ in evals])

@@ -2,10 +2,12 @@
 
 import numpy as np
 import torch
+from fd import fd_partial
 
 import equations
 from pinndd.derivatives import autograd_partials, partials
 from pinndd.nn import MLP
+from pinndd.problem import parse_partial
 
 
 def test_autograd_matches_finite_differences(pde_name):
@@ -18,23 +20,8 @@ def test_autograd_matches_finite_differences(pde_name):
     h = 1e-4 * box.extent
     f = lambda p: net(torch.as_tensor(p)).detach().numpy()
     xn = x.numpy()
-    from pinndd.problem import parse_partial
-
     for name in problem.partials:
-        axes = parse_partial(name, box)
-        if len(axes) == 0:
-            fd = f(xn)
-        elif len(axes) == 1:
-            e = np.zeros(box.dim); e[axes[0]] = h[axes[0]]
-            fd = (f(xn + e) - f(xn - e)) / (2 * h[axes[0]])
-        elif axes[0] == axes[1]:
-            e = np.zeros(box.dim); e[axes[0]] = h[axes[0]]
-            fd = (f(xn + e) - 2 * f(xn) + f(xn - e)) / h[axes[0]] ** 2
-        else:
-            a, b = axes
-            ea = np.zeros(box.dim); ea[a] = h[a]
-            eb = np.zeros(box.dim); eb[b] = h[b]
-            fd = (f(xn + ea + eb) - f(xn + ea - eb) - f(xn - ea + eb) + f(xn - ea - eb)) / (4 * h[a] * h[b])
+        fd = fd_partial(f, xn, parse_partial(name, box), h)
         np.testing.assert_allclose(d[name].detach().numpy(), fd, rtol=1e-4, atol=1e-5, err_msg=name)
 
 

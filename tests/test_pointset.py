@@ -8,7 +8,8 @@ from pinndd import PinnddError, PointSet, methods
 def test_roundtrip_without_pickle(tmp_path, pde_name):
     problem = equations.get(pde_name)
     ps = methods.get("sobol").make(problem, 32, seed=3)
-    ps = PointSet(ps.interior, np.linspace(0.5, 2, ps.n_interior), ps.conditions, np.arange(ps.n_interior) * 0.1, 7.0, ps.metadata)
+    n = ps.n_interior
+    ps = PointSet(ps.interior, np.linspace(0.5, 2, n), ps.conditions, np.arange(n) * 0.1, 7.0, ps.metadata)
     path = ps.save(tmp_path / "set.npz")
     with np.load(path, allow_pickle=False) as f:  # readable without pickle
         assert all(f[k].dtype != object for k in f.files)

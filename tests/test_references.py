@@ -5,8 +5,8 @@ reference (central, step ``h``) are plugged into the problem's own residual func
 """
 
 import numpy as np
-import pytest
 import torch
+from fd import fd_partial, one_sided
 
 import equations
 from pinndd.problem import coords, parse_partial
@@ -15,28 +15,8 @@ from pinndd.problem import coords, parse_partial
 def fd_partials(problem, pts, h):
     """Central finite differences of the reference for every declared partial."""
     box = problem.domain
-    steps = h * box.extent
-    ref = problem.reference
-    out = {}
-    for name in problem.partials:
-        axes = parse_partial(name, box)
-        if len(axes) == 0:
-            val = ref(pts)
-        elif len(axes) == 1:
-            e = np.zeros(box.dim); e[axes[0]] = steps[axes[0]]
-            val = (ref(pts + e) - ref(pts - e)) / (2 * steps[axes[0]])
-        elif len(axes) == 2 and axes[0] == axes[1]:
-            e = np.zeros(box.dim); e[axes[0]] = steps[axes[0]]
-            val = (ref(pts + e) - 2 * ref(pts) + ref(pts - e)) / steps[axes[0]] ** 2
-        elif len(axes) == 2:
-            a, b = axes
-            ea = np.zeros(box.dim); ea[a] = steps[a]
-            eb = np.zeros(box.dim); eb[b] = steps[b]
-            val = (ref(pts + ea + eb) - ref(pts + ea - eb) - ref(pts - ea + eb) + ref(pts - ea - eb)) / (4 * steps[a] * steps[b])
-        else:
-            pytest.fail(f"no finite-difference stencil for {name}")
-        out[name] = torch.from_numpy(val)
-    return out
+    return {name: torch.from_numpy(fd_partial(problem.reference, pts, parse_partial(name, box), h * box.extent))
+            for name in problem.partials}
 
 
 def problems_to_check(name):
@@ -73,13 +53,12 @@ def condition_residual_fd(problem, cond, pts, h):
     if cond.kind in ("dirichlet", "initial"):
         return ref(pts) - g
     if cond.kind == "periodic":
-        partner = pts.copy(); partner[:, cond.face.axis] = cond.face.opposite().value
+        partner = pts.copy()
+        partner[:, cond.face.axis] = cond.face.opposite().value
         return ref(pts) - ref(partner)
     # one-sided second-order derivative along the face normal, stepping inward
     ax = cond.face.axis
-    s = h * box.extent[ax] * (1.0 if cond.face.side == "lower" else -1.0)
-    e = np.zeros(box.dim); e[ax] = s
-    du = (-3 * ref(pts) + 4 * ref(pts + e) - ref(pts + 2 * e)) / (2 * s)
+    du = one_sided(ref, pts, ax, h * box.extent[ax] * (1.0 if cond.face.side == "lower" else -1.0))
     if cond.kind == "neumann":
         du = du * cond.face.normal_sign
     return du - g

@@ -29,19 +29,22 @@ def test_deterministic_on_cpu():
     assert not np.array_equal(a.history["loss"], c.history["loss"])
 
 
-def test_weighted_loss_is_weighted_mean():
-    """L_pde = sum w r^2 / sum w: duplicating a point equals doubling its weight."""
+def test_weighted_loss_is_mean_of_weighted_squares():
+    """L_pde = (1/n) sum w r^2: checked against the formula, and scaling the weights scales it."""
     problem = equations.get("heat")
     ps = methods.get("sobol").make(problem, 8, seed=0)
-    torch.manual_seed(0)
+    from pinndd.derivatives import partials
+    from pinndd.problem import coords
     from pinndd.training import make_model
 
     model = make_model(problem, TrainConfig(dtype="float64"))
-    w = np.ones(8); w[0] = 2.0
-    weighted = PointSet(ps.interior, w, ps.conditions)
-    dup = PointSet(np.vstack([ps.interior, ps.interior[:1]]), None, ps.conditions)
-    t = lambda p: loss_terms(problem, model, TensorPoints.from_pointset(p, torch.float64, "cpu"))["pde"]
-    torch.testing.assert_close(t(weighted), t(dup))
+    w = np.linspace(0.5, 1.5, 8)
+    term = lambda weights: loss_terms(problem, model, TensorPoints.from_pointset(
+        PointSet(ps.interior, weights, ps.conditions), torch.float64, "cpu"))["pde"].detach()
+    x = torch.as_tensor(ps.interior)
+    r = problem.residual(partials(model, x, problem.partials, problem.domain), coords(x, problem.domain), problem.params)
+    torch.testing.assert_close(term(w), (torch.as_tensor(w) * r.detach().square()).mean())
+    torch.testing.assert_close(term(3 * w), 3 * term(w))
 
 
 def test_lbfgs_phase_runs_and_records():

@@ -4,7 +4,7 @@ For PINN collocation points the implicit label is "residual = 0". A labelled set
 values ``y_i = u_T(x_i)`` from a teacher ``u_T`` (a PINN trained on a dense set, see
 :mod:`pinndd.teacher`), and the student minimises
 
-    L = L_pde + sum_c lambda_c L_c + lambda_data * sum_i w_i (u(x_i) - y_i)^2 / sum_i w_i.
+    L = L_pde + sum_c lambda_c L_c + lambda_data * (1/n) sum_i w_i (u(x_i) - y_i)^2.
 
 This is dataset distillation's learned-label idea (KIP, soft labels) carried to PINNs.
 

@@ -7,7 +7,7 @@ A :class:`SyntheticSet` holds *raw* tensors and maps them to points and weights:
 - a point of condition ``c`` on the face ``{x_k = v}``: ``x_k = v`` exactly and, for every free
   axis ``a != k``, ``x_a = lower_a + extent_a * sigmoid(z_a)``, so it moves only along its face;
 - weights (optional): ``w = n * softmax(a)`` per interior set and per condition, positive with
-  mean one (the loss uses ``w / sum w``, so only the relative weights matter).
+  mean one (the loss is ``(1/n) sum_i w_i r_i^2``, so softmax weights keep its scale).
 
 The raw tensors start from any registered method's point set: ``z = logit(u)`` of the unit
 coordinates ``u = (x - lower) / extent`` clipped to ``[eps, 1 - eps]`` (the sigmoid map never
@@ -147,7 +147,7 @@ class SyntheticSet:
         return a.shape[0] * torch.softmax(a, dim=0)
 
     def tensor_points(self) -> TensorPoints:
-        """The set as :class:`TensorPoints` (weights normalised to sum one), differentiable
+        """The set as :class:`TensorPoints` (weights divided by n, i.e. ``softmax(a)``), differentiable
         w.r.t. the raw tensors."""
         conds = {name: (self.condition(name), torch.softmax(self._raw[f"a:{name}"], dim=0)) for name in self.condition_names}
         return TensorPoints(self.interior(), torch.softmax(self._raw["a:interior"], dim=0), conds, None, 1.0)

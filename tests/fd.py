@@ -1,0 +1,33 @@
+"""Central finite-difference stencils shared by the tests (an independent path to derivatives)."""
+
+import numpy as np
+
+
+def fd_partial(f, pts: np.ndarray, axes: tuple[int, ...], steps: np.ndarray) -> np.ndarray:
+    """The partial of ``f`` (numpy ``(n, d) -> (n,)``) along sorted ``axes`` (order <= 2) at
+    ``pts`` by second-order central differences with per-axis ``steps``."""
+    def e(ax):
+        v = np.zeros(pts.shape[1])
+        v[ax] = steps[ax]
+        return v
+
+    if len(axes) == 0:
+        return f(pts)
+    if len(axes) == 1:
+        (a,) = axes
+        return (f(pts + e(a)) - f(pts - e(a))) / (2 * steps[a])
+    if len(axes) == 2 and axes[0] == axes[1]:
+        a = axes[0]
+        return (f(pts + e(a)) - 2 * f(pts) + f(pts - e(a))) / steps[a] ** 2
+    if len(axes) == 2:
+        a, b = axes
+        ea, eb = e(a), e(b)
+        return (f(pts + ea + eb) - f(pts + ea - eb) - f(pts - ea + eb) + f(pts - ea - eb)) / (4 * steps[a] * steps[b])
+    raise ValueError(f"no stencil for order {len(axes)}")
+
+
+def one_sided(f, pts: np.ndarray, axis: int, step: float) -> np.ndarray:
+    """Second-order one-sided first derivative along ``axis``, stepping by signed ``step``."""
+    v = np.zeros(pts.shape[1])
+    v[axis] = step
+    return (-3 * f(pts) + 4 * f(pts + v) - f(pts + 2 * v)) / (2 * step)
