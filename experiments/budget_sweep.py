@@ -24,8 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import equations  # noqa: E402
 from common import fmt, machine, summarise, write_rows  # noqa: E402
+
+import equations  # noqa: E402
 from pinndd import evaluate, methods, protocols, residual_mse, train  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
 

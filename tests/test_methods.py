@@ -12,6 +12,10 @@ METHODS = methods.names()
 #: Settings that keep every method to seconds in tests (tiny teachers and warm-ups).
 CHEAP = {
     "labelled": dict(teacher_dense=64, teacher_protocol="smoke"),
+    "distiller": dict(outer_steps=2, width=4, depth=1, dense=32, n_experts=1, expert_steps=4, expert_every=2,
+                      progress=False),
+    "label_distiller": dict(outer_steps=2, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
+                            teacher_protocol="smoke", progress=False),
 }
 
 

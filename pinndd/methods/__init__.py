@@ -1,6 +1,15 @@
 """Every way of choosing points, behind one contract and one registry by name."""
 
-from . import labelled, samplers  # noqa: F401  (importing registers the methods)
+# importing a module registers its methods
+from . import (  # noqa: F401
+    adaptive,
+    coreset,
+    gradient_matching,
+    kernel_matching,
+    labelled,
+    samplers,
+    trajectory_matching,
+)
 from .base import PointSetMethod, condition_points, get, interior_points, names, register
 
 __all__ = ["PointSetMethod", "condition_points", "get", "interior_points", "names", "register"]
