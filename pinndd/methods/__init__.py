@@ -1,11 +1,12 @@
 """Every way of choosing points, behind one contract and one registry by name."""
 
-# importing a module registers its methods
+# importing a module registers its methods (label_distill after labelled and kernel_matching)
 from . import (  # noqa: F401
     adaptive,
     coreset,
     gradient_matching,
     kernel_matching,
+    label_distill,
     labelled,
     samplers,
     trajectory_matching,

@@ -1,0 +1,249 @@
+r"""Learned labels: KIP with learnable coordinates, weights *and* labels (method ``"kip_labels"``).
+
+A labelled set (see :mod:`pinndd.methods.labelled`) is points ``x_s``, weights ``w_s`` and
+solution targets ``y_s``; a student trained on it minimises
+
+    L = L_pde + sum_c lambda_c L_c + lambda_data * sum_i w_i (u(x_i) - y_i)^2,
+
+with ``w_i`` the loss weights of :class:`~pinndd.losses.TensorPoints` (the set's mean-one
+weights divided by ``n``; a learnable set's are ``softmax(a)``).
+
+``kip_labels`` learns ``x_s``, optionally ``w_s``, and ``y_s`` jointly so that a *fresh* student
+trained on the set reproduces the teacher ``u_T`` on a dense set; this is KIP (Nguyen et al.,
+2021: kernel inducing points with learned labels) on the student's empirical neural tangent kernel.
+
+Setup (once per run):
+
+- the teacher ``u_T``: a PINN trained on a dense set (:func:`pinndd.teacher.train_teacher`,
+  ``teacher_dense`` Sobol points, protocol ``teacher_protocol``, cached per process); its cost is
+  reported as ``teacher_seconds``;
+- the start: the registered method ``init`` (default ``teacher_density``, which places points
+  where ``|grad u_T|`` is large) at the same budget and seed, labels ``y_s = u_T(x_s)``;
+- the dense targets ``u_T(x_d)`` on the distiller's dense Sobol set (``dense`` points).
+
+Outer objective at outer step ``k`` (all randomness from a generator seeded by ``(seed, k)``):
+draw ``states_per_step`` fresh initialisations ``theta_0`` (Glorot normal) and a random subset
+of ``dense_batch`` dense points ``x_d``. At ``theta_0`` stack the student's least-squares residual
+rows and their Jacobian ``J = d e / d theta``:
+
+    data rows     e_i = sqrt(lambda_data w_i) (u_0(x_i) - y_i),     J_i = sqrt(lambda_data w_i) du/dtheta(x_i)
+    physics rows  e   = [sqrt(w_i) r(x_i) ; sqrt(lambda_c w_cj) r_c(x_cj)]   (only with ``physics=True``),
+
+so ``|e|^2`` is the trainer's loss ``L``. The student linearised at ``theta_0`` and trained to
+convergence by kernel ridge regression moves by ``delta = -J^T (K_ss + lambda I)^{-1} e`` with
+``K_ss = J J^T`` (the eNTK of the value rows, and of the residual operators for the physics
+rows), ``lambda = ridge * tr(K_ss) / n_rows``. Its values on the dense points are
+
+    u_d = u_0(x_d) + J_d delta = u_0(x_d) - K_ds (K_ss + lambda I)^{-1} e,    J_d = du/dtheta(x_d),
+
+which for the data rows alone is the familiar ``u_0(x_d) + K_ds (K_ss + lambda I)^{-1} (y_s - u_0(x_s))``
+(with ``sqrt(w)`` scaling). The objective, averaged over the states, is
+
+    O(x_s, w_s, y_s) = |u_d - u_T(x_d)|^2 / |u_T(x_d)|^2,
+
+minimised by Adam on the raw coordinates (``outer_lr``, sigmoid map: the points stay in the box
+by construction), the weight logits (``learn_weights``) and the labels (``label_lr``). ``J`` is
+formed with :func:`torch.func.jacrev` through :func:`torch.func.functional_call` and keeps its
+graph to ``x_s`` and ``w_s``, so the meta-gradient is exact; ``J_d`` does not depend on anything
+learnable and is formed without a graph.
+
+The result is a labelled :class:`~pinndd.pointset.PointSet`: ``targets`` are the learned labels,
+``target_weight`` the setting (default 100), metadata ``labels = {"source": "learned",
+"teacher": ...}`` and ``labels_params`` (the teacher's parameters, so :func:`pinndd.train`
+refuses the set for shifted parameters), beside the distiller's ``outer_log`` and costs.
+
+Family ``"label_distiller"``: neither ``"labelled"`` (whose tests require labels equal to the
+teacher's predictions) nor ``"distiller"`` (whose tests run unlabelled experts-based settings).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import PinnddError
+from ..nn import resolve_dtype
+from ..pointset import PointSet
+from ..teacher import train_teacher
+from .base import get, register
+from .distill import DistillContext, Distiller, _FixedRule
+from .kernel_matching import residual_jacobian
+from .synthetic import SyntheticSet
+
+#: Initial (labelled or not) point sets by settings, shared by :meth:`KipLabels.synthetic` and
+#: :meth:`KipLabels.setup` within one run (small; cleared when it grows).
+_INIT: OrderedDict[str, PointSet] = OrderedDict()
+
+
+@register
+@dataclass(frozen=True)
+class KipLabels(Distiller):
+    """Joint learning of coordinates, weights and labels by eNTK kernel regression (module docstring).
+
+    Parameters (beside :class:`~pinndd.methods.distill.Distiller`'s)
+    ----------
+    init:
+        Registered method of the starting points (default ``teacher_density``; a ``"labelled"``
+        init gets this method's teacher settings, so both share one cached teacher).
+    learn_labels, label_lr:
+        Whether the labels move, and their Adam learning rate (in units of ``u``).
+    target_weight:
+        ``lambda_data``: the data-term weight of the student's loss and of the output set.
+    teacher_dense, teacher_seed, teacher_protocol:
+        The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points.
+    physics:
+        Include the PDE and condition residual rows (their eNTK) in the kernel regression
+        (default off: the data rows carry ``lambda_data = 100``, and the residual Jacobian with
+        its graph to the points made an outer step ~5x dearer on Burgers at 256 points).
+    states_per_step:
+        Fresh initialisations averaged per outer step.
+    dense_batch:
+        Dense points (a fresh random subset of the ``dense`` set per outer step) the objective
+        compares on; ``0`` uses all of them.
+    ridge:
+        ``lambda = ridge * tr(K_ss) / n_rows``.
+    """
+
+    name = "kip_labels"
+    family = "label_distiller"
+
+    init: str = "teacher_density"
+    n_experts: int = 0
+    learn_conditions: bool = False
+    learn_labels: bool = True
+    label_lr: float = 0.005
+    target_weight: float = 100.0
+    teacher_dense: int = 4096
+    teacher_seed: int = 0
+    teacher_protocol: str = "quick"
+    physics: bool = False
+    states_per_step: int = 2
+    dense_batch: int = 1024
+    ridge: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.target_weight > 0:
+            raise PinnddError(f"target_weight must be positive; got {self.target_weight}")
+        if not self.label_lr > 0:
+            raise PinnddError(f"label_lr must be positive; got {self.label_lr}")
+        if self.teacher_dense < 1:
+            raise PinnddError("teacher_dense must be a positive number of interior points")
+        if self.states_per_step < 1 or self.dense_batch < 0:
+            raise PinnddError(f"need states_per_step >= 1 and dense_batch >= 0; got {self.states_per_step}, {self.dense_batch}")
+        if not self.ridge > 0:
+            raise PinnddError(f"ridge must be positive; got {self.ridge}")
+
+    # -- teacher and start ---------------------------------------------------------------------
+    def uses_experts(self) -> bool:
+        return False
+
+    def teacher(self, problem):
+        from .. import protocols
+
+        return train_teacher(problem, self.teacher_dense, protocols.get(self.teacher_protocol).train, self.teacher_seed)
+
+    def _init_method(self):
+        family = get(self.init).family
+        if family == self.family:
+            raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
+        if family == "labelled":
+            return get(self.init, target_weight=self.target_weight, teacher_dense=self.teacher_dense,
+                       teacher_seed=self.teacher_seed, teacher_protocol=self.teacher_protocol)
+        return get(self.init)
+
+    def init_pointset(self, problem, counts: dict[str, int], seed: int) -> PointSet:
+        """The starting set of method ``init`` (same budget, condition counts and seed), cached."""
+        method = self._init_method()
+        key = json.dumps([method.name, method.config(), problem.name, sorted(problem.params.items()), counts, seed],
+                         sort_keys=True, default=str)
+        if key not in _INIT:
+            rule = _FixedRule({k: v for k, v in counts.items() if k != "interior"})
+            _INIT[key] = method.make(problem, counts["interior"], seed, rule=rule)
+            while len(_INIT) > 8:
+                _INIT.popitem(last=False)
+        return _INIT[key]
+
+    def synthetic(self, problem, counts: dict[str, int], seed: int) -> SyntheticSet:
+        init = self.init_pointset(problem, counts, seed).without_labels()
+        return SyntheticSet(problem, init, self.learn_points, self.learn_conditions, self.learn_weights,
+                            resolve_dtype(self.dtype), self._device())
+
+    def setup(self, ctx: DistillContext) -> None:
+        """Teacher, dense targets ``u_T(x_d)`` and the learnable labels ``y_s = u_T(x_s)``."""
+        teacher = self.teacher(ctx.problem)
+        init = self.init_pointset(ctx.problem, ctx.counts, ctx.seed)
+        y0 = teacher.predict(init.interior)
+        y0 = torch.as_tensor(y0, dtype=ctx.dtype, device=ctx.device).clone()
+        ctx.learnable["labels"] = y0.requires_grad_(self.learn_labels)
+        ctx.lr["labels"] = self.label_lr
+        u_dense = teacher.predict(ctx.dense.interior.detach().cpu().double().numpy())
+        ctx.constants["teacher"] = teacher
+        ctx.constants["u_dense"] = torch.as_tensor(u_dense, dtype=ctx.dtype, device=ctx.device)
+
+    # -- the objective -------------------------------------------------------------------------
+    def _value(self, ctx: DistillContext, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(ctx.model, params, (x,))
+
+    def _value_jacobian(self, ctx: DistillContext, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``du/dtheta`` at ``x``, shape ``(n, P)`` (graph to ``x`` kept)."""
+        jac = torch.func.jacrev(lambda p: self._value(ctx, p, x))(params)
+        return torch.cat([j.reshape(j.shape[0], -1) for j in jac.values()], dim=1)
+
+    def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
+        tp = synthetic.tensor_points()
+        n_dense = ctx.dense.interior.shape[0]
+        total = 0.0
+        for _ in range(self.states_per_step):
+            state = OrderedDict((k, v.detach()) for k, v in ctx.fresh(rng).items())
+            if self.dense_batch and self.dense_batch < n_dense:
+                idx = torch.randperm(n_dense, generator=rng)[: self.dense_batch].to(ctx.device)
+            else:
+                idx = torch.arange(n_dense, device=ctx.device)
+            total = total + self.kernel_fit_error(ctx, state, tp, idx)
+        return total / self.states_per_step
+
+    def kernel_fit_error(self, ctx: DistillContext, state: dict[str, torch.Tensor], tp, idx: torch.Tensor) -> torch.Tensor:
+        """``|u_0(x_d) - J_d J^T (K_ss + lambda I)^{-1} e - u_T(x_d)|^2 / |u_T(x_d)|^2`` at ``state``
+        on the dense points ``idx`` (module docstring)."""
+        labels = ctx.learnable["labels"]
+        scale = torch.sqrt(self.target_weight * tp.interior_w)
+        e = [scale * (self._value(ctx, state, tp.interior) - labels)]
+        jac = [scale[:, None] * self._value_jacobian(ctx, state, tp.interior)]
+        if self.physics:
+            e.append(ctx.residuals(state, tp))
+            jac.append(residual_jacobian(ctx, state, tp))
+        e_s, j_s = torch.cat(e), torch.cat(jac)
+        n = e_s.shape[0]
+        k_ss = j_s @ j_s.T
+        lam = self.ridge * torch.diagonal(k_ss).sum() / n
+        alpha = torch.linalg.solve(k_ss + lam * torch.eye(n, dtype=k_ss.dtype, device=k_ss.device), e_s)
+        delta = -(j_s.T @ alpha)  # (P,)
+        x_d = ctx.dense.interior[idx]
+        with torch.no_grad():
+            j_d = self._value_jacobian(ctx, state, x_d)
+            u0_d = self._value(ctx, state, x_d)
+        target = ctx.constants["u_dense"][idx]
+        u_d = u0_d + j_d @ delta
+        return (u_d - target).square().sum() / (target.square().sum() + 1e-30)
+
+    # -- output --------------------------------------------------------------------------------
+    def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
+        teacher = ctx.constants["teacher"]
+        return {
+            "labels": {"source": "learned", "teacher": teacher.describe()},
+            "labels_params": dict(teacher.params),
+            "teacher_seconds": teacher.cost_seconds,
+            # the dense training this method needs is the teacher's, not an expert's
+            "dense_training_seconds": teacher.cost_seconds,
+            "_targets": ctx.learnable["labels"].detach().to("cpu", torch.float64).numpy(),
+        }
+
+    def _make(self, problem, counts, seed):
+        ps, meta = super()._make(problem, counts, seed)
+        targets = meta.pop("_targets")
+        return PointSet(ps.interior, ps.interior_weights, ps.conditions, targets, self.target_weight, ps.metadata), meta
