@@ -14,6 +14,7 @@ L2RE) and ``budget_<pde>.png`` (error against budget).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -57,6 +58,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dense", action="store_true")
     ap.add_argument("--dense-seeds", type=int, default=None, help="seeds of the dense runs (default: the most seeds used)")
     ap.add_argument("--out", default="experiments/out/sweep")
+    ap.add_argument("--resume", action="store_true", help="keep the rows already in OUT/rows.json and run only the missing ones")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -64,27 +66,35 @@ def main(argv=None) -> int:
     budgets = args.budgets or list(proto.budgets)
     names = args.methods or methods.names()
     out = Path(args.out)
-    rows: list[dict] = []
+    rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
+    done = {(r["pde"], r["method"], r["budget"], r["seed"]) for r in rows}
+
+    def run(problem, method, budget, seed, config, label=None, row_budget=None):
+        key = (problem.name, label or method, row_budget or budget, seed)
+        if key in done:
+            return
+        r = run_one(problem, method, budget, seed, config, held_out, label=label)
+        rows.append({**r, "budget": row_budget or budget})
+        done.add(key)
+        write_rows(rows, out, "rows")
+        log.info("%s %s %d seed %d: %.4f", problem.name, label or method, row_budget or budget, seed, r["l2re"])
+
     for pde in args.pde:
         problem = equations.get(pde)
         held_out = methods.interior_points(problem, "uniform", 4096, seed=99_999)
         n_seeds = lambda b: args.seeds or proto.seeds(b)  # noqa: E731
         if not args.no_dense:
             for seed in range(args.dense_seeds or max(n_seeds(b) for b in budgets)):
-                rows.append(run_one(problem, "sobol", proto.dense, seed, proto.train, held_out, label="dense"))
-                log.info("%s dense seed %d: %.4f", pde, seed, rows[-1]["l2re"])
+                run(problem, "sobol", proto.dense, seed, proto.train, label="dense")
             for b in budgets:
                 steps = max(100, round(proto.train.adam_steps * b / proto.dense))
                 es = replace(proto.train, adam_steps=steps, lbfgs_steps=0)
                 for seed in range(n_seeds(b)):
-                    r = run_one(problem, "sobol", proto.dense, seed, es, held_out, label="dense_early_stop")
-                    rows.append({**r, "budget": b})
+                    run(problem, "sobol", proto.dense, seed, es, label="dense_early_stop", row_budget=b)
         for method in names:
             for b in budgets:
                 for seed in range(n_seeds(b)):
-                    rows.append(run_one(problem, method, b, seed, proto.train, held_out))
-                    log.info("%s %s %d seed %d: %.4f", pde, method, b, seed, rows[-1]["l2re"])
-                write_rows(rows, out, "rows")
+                    run(problem, method, b, seed, proto.train)
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, budgets)
     return 0
@@ -92,7 +102,8 @@ def main(argv=None) -> int:
 
 def report(rows, out: Path, proto, args, budgets) -> None:
     stats = summarise(rows, ("pde", "method", "budget"))
-    lines = [f"Command: `python experiments/budget_sweep.py {' '.join(sys.argv[1:])}`", "",
+    budgets = sorted({r["budget"] for r in rows if r["method"] != "dense"} | set(budgets))
+    lines = [f"Command (last): `python experiments/budget_sweep.py {' '.join(sys.argv[1:])}`", "",
              f"Machine: {machine()}", "", f"Protocol {proto.name}: {proto.train.to_dict()}; dense = {proto.dense} Sobol points.",
              "L2RE mean ± std (median, seeds) on the reference grid; `dense` is trained on the dense set (its column is "
              "the same at every budget); `dense_early_stop` is the dense set trained for the same point-steps as the "

@@ -8,7 +8,9 @@ from . import (  # noqa: F401
     kernel_matching,
     label_distill,
     labelled,
+    outcome,
     samplers,
+    task_aware,
     trajectory_matching,
 )
 from .base import PointSetMethod, condition_points, get, interior_points, names, register

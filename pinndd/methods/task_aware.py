@@ -1,0 +1,232 @@
+r"""Task-aware distillation: a point set optimised for the boundary conditions it must serve,
+shifted ones included.
+
+A set distilled at the nominal parameters may learn where *that* solution is hard (a shock at
+its nominal place) and fail when the conditions move. Task-aware distillation names the task as
+a distribution ``S`` over the parameter ``mu`` of one declared shift family (mixing the
+in-distribution range ``I`` and the out-of-distribution range ``O \ I``) and optimises the
+*outcome* of training under it. With ``P_mu = problem.with_params(param=mu)`` (its residual and
+condition targets ``g_c(x; mu)`` follow from the parameters),
+
+.. math::
+
+    \min_{X, w}\; \mathbb{E}_{\mu \sim S}\, \mathbb{E}_{\theta_0}
+        \Big[ L^{(\mu)}_{\text{dense}}\big(\theta_N(X, w; \mu, \theta_0)\big)
+              + \gamma\, E^{(\mu)}_{\text{ref}}\big(\theta_N(X, w; \mu, \theta_0)\big) \Big]
+        + \rho\, R(X),
+
+where
+
+- ``theta_N(X, w; mu, theta_0)`` is a fresh student ``theta_0`` trained by the truncated
+  differentiable unroll of :func:`pinndd.methods.outcome.unroll` (``inner_steps`` steps of
+  Adam or SGD) on the synthetic set under the shifted problem: the loss
+  ``L^(mu)(theta; X, w) = L_pde^(mu) + sum_c lambda_c L_c^(mu)`` uses the shifted residual and
+  the shifted condition targets at the synthetic condition points;
+- ``L^(mu)_dense`` is the same loss on a random subset of the dense set (``dense_batch`` points,
+  fresh each outer step);
+- ``E^(mu)_ref(theta) = sum_i w_i (u_theta(x_i) - u*(x_i; mu))^2`` on the dense subset, the squared
+  error to the shifted reference, included (``gamma = reference_weight``) only with
+  ``use_reference=True`` on a problem that has a reference;
+- ``R`` is the optional coverage term of :mod:`pinndd.methods.outcome` (``rho = repulsion``).
+
+Each outer step estimates the expectation by ``n_shifts`` draws of ``mu`` and ``students``
+fresh initialisations per draw (all from the step's generator, so a resumed run is the
+uninterrupted one). Of the ``n_shifts`` draws, ``floor(f n) + Bernoulli(frac(f n))`` are out
+of distribution (``f = ood_fraction``): uniform over ``O \ I`` (both sides, by length); the
+rest uniform over ``I``.
+
+Choosing the family
+-------------------
+``shift_family=None`` picks the first declared family that moves a condition's target
+(:func:`pinndd.ood.shifts_conditions`); when a problem declares none (e.g. advection, whose only
+family is a PDE coefficient), it falls back to the first declared family (a PDE shift, recorded
+as ``shift_kind="pde"``) and, without any family, to the nominal problem alone (``"none"``: the
+objective is then ``outcome``'s). An *explicitly named* family that moves no condition raises
+:class:`~pinndd.errors.PinnddError` unless ``allow_pde_shift=True``: the method is about boundary
+conditions, and silently training on coefficient shifts would answer a different question.
+
+The point set's metadata records the task under ``"task"``: the parameter, its nominal value,
+in- and out-of-distribution ranges, the conditions the family moves, ``ood_fraction``,
+``n_shifts`` and whether the reference was used. Evaluate with :func:`pinndd.ood.retrain_ood`.
+
+The caveats of :mod:`pinndd.methods.outcome` apply: the dense physics loss after a short unroll
+is a proxy that, at small budgets, need not predict the reference error (DESIGN.md); the
+reference term, where available, targets the error directly, at the cost of one reference
+evaluation per draw (a numerical solve for shifts without a closed form).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import PinnddError
+from ..ood import shifts_conditions
+from ..problem import ShiftFamily
+from .base import register
+from .distill import DistillContext, uniform
+from .outcome import _UnrollSettings, dense_subset, physics_loss
+from .synthetic import SyntheticSet
+
+log = logging.getLogger(__name__)
+
+SHIFT_KINDS = ("conditions", "pde", "none")
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """The resolved task: the shift family (``None`` for ``shift_kind="none"``), its kind and
+    the conditions it moves."""
+
+    family: ShiftFamily | None
+    shift_kind: str
+    moved: tuple[str, ...]
+
+
+def resolve_task(problem, family: str | None, allow_pde_shift: bool = False) -> TaskPlan:
+    """The task of ``problem`` for the ``family`` setting (see the module docstring)."""
+    if family is not None:
+        fam = problem.shift(family)
+        moved = shifts_conditions(problem, fam)
+        if moved:
+            return TaskPlan(fam, "conditions", moved)
+        if allow_pde_shift:
+            return TaskPlan(fam, "pde", ())
+        movers = [s.param for s in problem.shifts if shifts_conditions(problem, s)]
+        raise PinnddError(
+            f"shift family {family!r} of {problem.name!r} moves no boundary/initial condition (it shifts only the "
+            f"PDE); task-aware distillation serves condition shifts: name one of {movers}, pass shift_family=None to "
+            "choose automatically, or allow_pde_shift=True to train under coefficient shifts anyway"
+        )
+    for fam in problem.shifts:
+        moved = shifts_conditions(problem, fam)
+        if moved:
+            return TaskPlan(fam, "conditions", moved)
+    if problem.shifts:
+        log.warning("task_aware: %r declares no family that moves a condition; using the PDE shift %r",
+                    problem.name, problem.shifts[0].param)
+        return TaskPlan(problem.shifts[0], "pde", ())
+    log.warning("task_aware: %r declares no shift family; distilling for the nominal problem only", problem.name)
+    return TaskPlan(None, "none", ())
+
+
+def draw_shifts(family: ShiftFamily, n: int, ood_fraction: float, rng: torch.Generator) -> list[tuple[float, bool]]:
+    """``n`` draws ``(value, in_distribution)``: ``floor(f n) + Bernoulli(frac(f n))`` uniform
+    over the out-of-distribution part ``O \\ I`` of the family (by length over both sides; the
+    open side away from ``I``), the rest uniform over ``I``; in-distribution draws first."""
+    (a, b), (c, d) = family.in_range, family.out_range
+    whole = math.floor(ood_fraction * n)
+    n_ood = whole + (1 if uniform(rng) < ood_fraction * n - whole else 0)
+    n_ood = min(n_ood, n)
+    out = [(a + (b - a) * uniform(rng), True) for _ in range(n - n_ood)]
+    left, right = a - c, d - b
+    for _ in range(n_ood):
+        t = uniform(rng) * (left + right)
+        value = c + t if t < left else b + (left + right - t)  # [c, a) or (b, d]
+        out.append((float(value), False))
+    return out
+
+
+@register
+@dataclass(frozen=True)
+class TaskAwareDistiller(_UnrollSettings):
+    """Fresh students trained under shifted conditions, scored on the shifted dense physics loss
+    (and optionally the shifted reference error); see the module docstring.
+
+    Parameters
+    ----------
+    shift_family:
+        Parameter name of a declared shift family, or ``None`` (automatic; module docstring).
+        (Named ``shift_family`` because ``family`` is every method's registry family.)
+    n_shifts:
+        Shift values drawn per outer step.
+    ood_fraction:
+        Expected fraction of out-of-distribution draws (0: in-distribution only).
+    use_reference, reference_weight:
+        Add ``reference_weight`` times the squared error to the shifted reference on the dense
+        subset (needs a problem with a reference).
+    allow_pde_shift:
+        Accept an explicitly named family that moves no condition.
+    students, inner_steps, inner_lr, inner_optimizer, dense_batch, repulsion, repulsion_width:
+        As for ``outcome`` (``students`` counts students *per shift*; default 1).
+    """
+
+    name = "task_aware"
+    students: int = 1
+    shift_family: str | None = None
+    n_shifts: int = 2
+    ood_fraction: float = 0.5
+    use_reference: bool = False
+    reference_weight: float = 1.0
+    allow_pde_shift: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_shifts < 1:
+            raise PinnddError(f"n_shifts must be >= 1; got {self.n_shifts}")
+        if not 0.0 <= self.ood_fraction <= 1.0:
+            raise PinnddError(f"ood_fraction must lie in [0, 1]; got {self.ood_fraction}")
+        if not self.reference_weight >= 0:
+            raise PinnddError(f"reference_weight must be >= 0; got {self.reference_weight}")
+
+    def plan(self, problem) -> TaskPlan:
+        """The task this distiller serves on ``problem`` (validated)."""
+        plan = resolve_task(problem, self.shift_family, self.allow_pde_shift)
+        fam = plan.family
+        if fam is not None and self.ood_fraction > 0 and fam.out_range == fam.in_range:
+            raise PinnddError(f"shift family {fam.param!r} has no out-of-distribution range (out_range == in_range); "
+                              "set ood_fraction=0")
+        if self.use_reference and not problem.has_reference:
+            raise PinnddError(f"use_reference=True, but problem {problem.name!r} has no reference solution")
+        return plan
+
+    def setup(self, ctx: DistillContext) -> None:
+        ctx.constants["plan"] = self.plan(ctx.problem)
+
+    def draws(self, ctx: DistillContext, rng: torch.Generator) -> list[tuple[float, bool]]:
+        """The ``(value, in_distribution)`` draws of one outer step (nominal only without a family)."""
+        fam = ctx.constants["plan"].family
+        if fam is None:
+            return [(float("nan"), True)] * self.n_shifts
+        return draw_shifts(fam, self.n_shifts, self.ood_fraction, rng)
+
+    def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
+        plan: TaskPlan = ctx.constants["plan"]
+        tp = synthetic.tensor_points()
+        dense = dense_subset(ctx.dense, self.dense_batch, rng)
+        total = 0.0
+        for value, _ in self.draws(ctx, rng):
+            shifted = ctx.problem if plan.family is None else ctx.problem.with_params(**{plan.family.param: value})
+            ref = self._reference(ctx, shifted, dense.interior) if self.use_reference else None
+            for _ in range(self.students):
+                theta = self.trained_student(ctx, shifted, tp, rng)
+                term = physics_loss(ctx, shifted, theta, dense)
+                if ref is not None:
+                    u = torch.func.functional_call(ctx.model, theta, (dense.interior,))
+                    term = term + self.reference_weight * (dense.interior_w * (u - ref).square()).sum()
+                total = total + term
+        return total / (self.n_shifts * self.students) + self.coverage(synthetic)
+
+    @staticmethod
+    def _reference(ctx: DistillContext, problem, points: torch.Tensor) -> torch.Tensor:
+        values = problem.reference(points.detach().cpu().numpy().astype(np.float64))
+        return torch.as_tensor(values, dtype=ctx.dtype, device=ctx.device)
+
+    def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
+        plan: TaskPlan = ctx.constants["plan"]
+        fam = plan.family
+        task: dict[str, Any] = {"shift_kind": plan.shift_kind, "shifted_conditions": list(plan.moved),
+                                "n_shifts": self.n_shifts, "ood_fraction": self.ood_fraction,
+                                "use_reference": self.use_reference}
+        if fam is not None:
+            task.update(param=fam.param, nominal=float(ctx.problem.params[fam.param]),
+                        in_range=list(fam.in_range), out_range=list(fam.out_range))
+        return {**super().extra_metadata(ctx), "task": task}
+
+
+__all__ = ["SHIFT_KINDS", "TaskAwareDistiller", "TaskPlan", "draw_shifts", "resolve_task"]
