@@ -119,9 +119,16 @@ def test_parametric_reference_and_condition_points(name):
 
 
 def test_per_value_fallback_and_its_cache():
-    # burgers' and heat's boundary values use torch.full_like(x, p[...]), which needs a float:
-    # the parametric problem detects it and evaluates those targets per parameter value
-    heat = equations.get("heat")
+    # a boundary value written with torch.full_like(x, p[...]) needs a float parameter: the
+    # parametric problem detects it and evaluates those targets per parameter value
+    import dataclasses
+
+    from pinndd import dirichlet
+
+    base = equations.get("heat")
+    face = base.condition("left").face
+    left = dirichlet("left", face, lambda x, p: torch.full_like(x["x"], float(p["TL"])))
+    heat = dataclasses.replace(base, conditions=(left,) + tuple(c for c in base.conditions if c.name != "left"))
     pp = parametric_problem(heat, "TL")
     assert "left" in pp.fallbacks and "residual" not in pp.fallbacks
     left = pp.condition("left")
