@@ -31,3 +31,30 @@ def one_sided(f, pts: np.ndarray, axis: int, step: float) -> np.ndarray:
     v = np.zeros(pts.shape[1])
     v[axis] = step
     return (-3 * f(pts) + 4 * f(pts + v) - f(pts + 2 * v)) / (2 * step)
+
+
+def meta_gradient_vs_fd(objective, tensors: dict, picks: list, h: float = 1e-5) -> list:
+    """Compare ``d objective / d tensors[key][idx]`` by autograd with float64 central
+    differences for each ``(key, idx)`` in ``picks``; returns ``[(key, idx, analytic, fd)]``
+    after asserting agreement (``analytic`` is ``None`` where the tensor is unused)."""
+    import pytest
+    import torch
+
+    grads = torch.autograd.grad(objective(), [tensors[k] for k, _ in picks], allow_unused=True)
+
+    def at(t, idx, value):
+        with torch.no_grad():
+            t[idx] = value
+        return objective().item()
+
+    out = []
+    for (key, idx), g in zip(picks, grads, strict=True):
+        t = tensors[key]
+        old = t[idx].item()
+        up, down = at(t, idx, old + h), at(t, idx, old - h)
+        at(t, idx, old)
+        fd = (up - down) / (2 * h)
+        analytic = None if g is None else float(g[idx])
+        assert (0.0 if analytic is None else analytic) == pytest.approx(fd, rel=1e-5, abs=1e-10), (key, idx)
+        out.append((key, idx, analytic, fd))
+    return out

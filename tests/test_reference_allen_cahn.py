@@ -7,7 +7,6 @@ import torch
 import equations
 from equations import allen_cahn
 from pinndd.errors import PinnddError
-from pinndd.problem import coords
 from pinndd.reference.chebyshev import chebyshev_interpolate, chebyshev_matrices
 from pinndd.reference.finite_difference_1d import fornberg_weights, uniform_matrices
 
@@ -39,18 +38,11 @@ def test_chebyshev_degree_grows_for_thin_interfaces():
 
 def test_wrong_diffusion_fails_the_residual_check():
     """The registered FD check is sharp enough to see a 0.1% error in D."""
-    from test_references import fd_partials
+    from test_references import fd_check
 
     spec = equations.verification("allen_cahn")
     problem = equations.get("allen_cahn")
-    rng = np.random.default_rng(0)
-    box = problem.domain
-    lo = np.asarray(box.lower) + (spec.margin + 2 * spec.h) * box.extent
-    hi = np.asarray(box.upper) - (spec.margin + 2 * spec.h) * box.extent
-    pts = lo + rng.random((spec.n_points, 2)) * (hi - lo)
-    d = fd_partials(problem, pts, spec.h)
-    scale = max(np.sqrt(np.mean(v.numpy() ** 2)) for v in d.values())
-    r = problem.residual(d, coords(torch.from_numpy(pts), box), problem.params).numpy()
+    d, r, scale = fd_check(problem, spec)
     wrong = r - 1e-3 * problem.params["D"] * d["u_xx"].numpy()
     assert np.sqrt(np.mean(r**2)) / scale <= spec.rtol
     assert np.sqrt(np.mean(wrong**2)) / scale > spec.rtol

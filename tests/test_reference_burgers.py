@@ -9,7 +9,6 @@ import torch
 import equations
 from equations import burgers
 from pinndd.errors import PinnddError
-from pinndd.problem import coords
 from pinndd.reference.cole_hopf import burgers_sine
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "Burgers.npz"
@@ -69,18 +68,11 @@ def test_verification_exercises_the_mol_solver():
 
 def test_wrong_viscosity_fails_the_residual_check():
     """The registered FD check is sharp enough to see a 1% viscosity error."""
-    from test_references import fd_partials
+    from test_references import fd_check
 
     spec = equations.verification("burgers")
     problem = equations.get("burgers")
-    rng = np.random.default_rng(0)
-    box = problem.domain
-    lo = np.asarray(box.lower) + (spec.margin + 2 * spec.h) * box.extent
-    hi = np.asarray(box.upper) - (spec.margin + 2 * spec.h) * box.extent
-    pts = lo + rng.random((spec.n_points, 2)) * (hi - lo)
-    d = fd_partials(problem, pts, spec.h)
-    scale = max(np.sqrt(np.mean(v.numpy() ** 2)) for v in d.values())
-    r = problem.residual(d, coords(torch.from_numpy(pts), box), problem.params).numpy()
+    d, r, scale = fd_check(problem, spec)
     wrong = r - 0.01 * burgers.NU * d["u_xx"].numpy()
     assert np.sqrt(np.mean(r**2)) / scale <= spec.rtol
     assert np.sqrt(np.mean(wrong**2)) / scale > spec.rtol
