@@ -40,7 +40,7 @@ import torch
 from ..errors import PinnddError
 from ..experts import unflatten
 from .base import register
-from .distill import DistillContext, Distiller, layerwise_cosine_distance, randint, uniform
+from .distill import DistillContext, StateSampled, layerwise_cosine_distance
 from .synthetic import SyntheticSet
 
 
@@ -59,55 +59,37 @@ def adam_direction(g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, be
 
 @register
 @dataclass(frozen=True)
-class GradientMatching(Distiller):
+class GradientMatching(StateSampled):
     """Layer-wise cosine gradient matching at fresh and expert states (module docstring).
 
     Parameters
     ----------
-    fresh_fraction:
-        Probability that a state is a fresh initialisation (1: no experts needed).
-    states_per_step:
-        States averaged per outer step.
     match:
         ``"adam"`` (expert checkpoints compare Adam update directions) or ``"gradient"``.
+    (and the state settings of :class:`~pinndd.methods.distill.StateSampled`)
     """
 
     name = "gradient_matching"
-    fresh_fraction: float = 0.5
+    first_record = 1
     states_per_step: int = 2
     match: str = "adam"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.fresh_fraction <= 1.0:
-            raise PinnddError(f"fresh_fraction must lie in [0, 1]; got {self.fresh_fraction}")
-        if self.states_per_step < 1:
-            raise PinnddError("states_per_step must be >= 1")
         if self.match not in ("adam", "gradient"):
             raise PinnddError(f"match must be 'adam' or 'gradient'; got {self.match!r}")
-        if self.fresh_fraction < 1.0 and self.n_experts < 1:
-            raise PinnddError("expert states need n_experts >= 1 (or set fresh_fraction=1)")
-
-    def uses_experts(self) -> bool:
-        return self.fresh_fraction < 1.0 and self.n_experts > 0
 
     def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
         tp = synthetic.tensor_points()
         total = 0.0
         for _ in range(self.states_per_step):
-            fresh = ctx.experts is None or uniform(rng) < self.fresh_fraction
-            if fresh:
-                state, moments = ctx.fresh(rng), None
-            else:
-                e = randint(rng, ctx.experts.n_experts)
-                r = 1 + randint(rng, ctx.experts.n_records - 1)
-                state, moments = ctx.expert_state(e, r), (e, r)
+            state, record = self.draw_state(ctx, rng)
             params = {k: v.detach().requires_grad_(True) for k, v in state.items()}
             keys = list(params)
             g_d = torch.autograd.grad(ctx.loss(params, ctx.dense), list(params.values()))
             g_s = torch.autograd.grad(ctx.loss(params, tp), list(params.values()), create_graph=True)
-            if moments is not None and self.match == "adam":
-                e, r = moments
+            if record is not None and self.match == "adam":
+                e, r = record
                 g_d, g_s = self._adam(ctx, e, r, g_d), self._adam(ctx, e, r, g_s)
             total = total + layerwise_cosine_distance(dict(zip(keys, g_s, strict=True)), dict(zip(keys, g_d, strict=True)))
         return total / self.states_per_step

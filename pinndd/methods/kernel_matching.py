@@ -43,7 +43,7 @@ import torch
 from .. import derivatives
 from ..errors import PinnddError
 from .base import register
-from .distill import DistillContext, Distiller, randint, uniform
+from .distill import DistillContext, StateSampled
 from .synthetic import SyntheticSet
 
 
@@ -65,46 +65,29 @@ def residual_jacobian(ctx: DistillContext, params: dict[str, torch.Tensor], tp) 
 
 @register
 @dataclass(frozen=True)
-class KernelMatching(Distiller):
+class KernelMatching(StateSampled):
     """KIP on the empirical NTK of the PINN residual operators (see the module docstring).
 
     Parameters
     ----------
-    fresh_fraction:
-        Probability that a state is a fresh initialisation (1: no experts needed).
-    states_per_step:
-        States averaged per outer step.
     ridge:
         ``lambda = ridge * tr(K_ss) / n_s``.
+    (and the state settings of :class:`~pinndd.methods.distill.StateSampled`)
     """
 
     name = "kernel_matching"
-    fresh_fraction: float = 0.5
-    states_per_step: int = 1
     ridge: float = 1e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.fresh_fraction <= 1.0:
-            raise PinnddError(f"fresh_fraction must lie in [0, 1]; got {self.fresh_fraction}")
-        if self.states_per_step < 1:
-            raise PinnddError("states_per_step must be >= 1")
         if not self.ridge > 0:
             raise PinnddError(f"ridge must be positive; got {self.ridge}")
-        if self.fresh_fraction < 1.0 and self.n_experts < 1:
-            raise PinnddError("expert states need n_experts >= 1 (or set fresh_fraction=1)")
-
-    def uses_experts(self) -> bool:
-        return self.fresh_fraction < 1.0 and self.n_experts > 0
 
     def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
         tp = synthetic.tensor_points()
         total = 0.0
         for _ in range(self.states_per_step):
-            if ctx.experts is None or uniform(rng) < self.fresh_fraction:
-                state = ctx.fresh(rng)
-            else:
-                state = ctx.expert_state(randint(rng, ctx.experts.n_experts), randint(rng, ctx.experts.n_records))
+            state, _ = self.draw_state(ctx, rng)
             total = total + self.kernel_residual(ctx, state, tp)
         return total / self.states_per_step
 
