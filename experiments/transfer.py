@@ -12,7 +12,7 @@ settings than the protocol's:
 - ``adam_only``: the protocol's Adam steps without L-BFGS; ``lbfgs_only``: L-BFGS alone
   (``max(lbfgs_steps, adam_steps / 4)`` iterations); ``sgd``: SGD with momentum 0.9 and
   10x the protocol's learning rate (``--sgd-lr``) for the same number of steps, then the protocol's L-BFGS
-  (pinndd's trainer has no optimizer choice, so this loop lives here);
+  (``TrainConfig(optimizer="sgd")``);
 - ``longer2x``, ``longer5x``: 2x and 5x the Adam steps (and L-BFGS iterations);
 - ``mixed``: the set united with as many i.i.d. uniform interior points (seeded), weights of
   the new points the mean weight of the set; labelled sets get the new points labelled by
