@@ -69,6 +69,31 @@ def plot_solution(problem, model, pointset=None, path: str | Path | None = None,
     return fig
 
 
+def plot_point_sets(problem, model, sets: Mapping[str, object], path: str | Path | None = None, title: str = ""):
+    """Point sets side by side over one map: ``|model - reference|`` on the evaluation grid
+    (e.g. a dense-trained PINN's error, showing where the hard regions are). Marker area is
+    proportional to each interior point's weight. Returns the figure."""
+    pts = problem.evaluation_points()
+    a0, a1 = _grid_axes(problem, pts)
+    order = np.lexsort((pts[:, 1], pts[:, 0]))
+    err = np.abs(predict(model, pts) - problem.reference(pts))[order].reshape(len(a0), len(a1))
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets) + 1, 4.2), constrained_layout=True, squeeze=False)
+    for ax, (label, ps) in zip(axes[0], sets.items()):
+        m = ax.pcolormesh(a0, a1, err.T, cmap="magma", shading="auto")
+        overlay_points(ax, ps)
+        ax.set_title(label)
+        ax.set_xlabel(problem.domain.names[0])
+        ax.set_ylabel(problem.domain.names[1])
+    fig.colorbar(m, ax=axes[0].tolist(), label="|dense PINN - reference|")
+    axes[0][0].legend(loc="lower left", fontsize=7, framealpha=0.9)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
 def plot_error_curves(
     curves: Mapping[str, tuple[Sequence[float], Sequence[Sequence[float]]]],
     xlabel: str,
