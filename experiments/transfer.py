@@ -180,7 +180,7 @@ def main(argv=None) -> int:
                 for role, label_, ps, cfg in jobs:
                     if v.mixed and role in ("method", "sobol"):
                         ps = mix_uniform(problem, ps, seed)
-                    key = (role, v.optimizer, repr(cfg or v.config), seed) if role.startswith("dense") else None
+                    key = (role, repr(cfg or v.config), seed) if role.startswith("dense") else None
                     if key is not None and key in done:
                         res = done[key]
                     else:
