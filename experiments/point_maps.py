@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", nargs="+", default=["sobol", "rad", "teacher_density", "gradient_matching"])
     ap.add_argument("--protocol", default="quick")
-    ap.add_argument("--out", default="experiments/figures")
+    ap.add_argument("--out", default="experiments/results/figures")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     problem = equations.get(args.pde)
