@@ -104,13 +104,15 @@ def plot_error_curves(
     """Error against budget or shift, one line per method: ``curves[method] = (xs, errors)``
     where ``errors[i]`` holds the per-seed errors at ``xs[i]``. Draws the median with the
     min-max band over seeds, log scale; ``reference_lines`` adds horizontal lines (e.g. dense)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
-    for method, (xs, errs) in curves.items():
+    fig, ax = plt.subplots(figsize=(7.5, 5), constrained_layout=True)
+    colors = plt.cm.tab20(np.linspace(0, 1, 20))[[0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19]]
+    markers = "osD^vP*Xh<>p"
+    for i, (method, (xs, errs)) in enumerate(curves.items()):
         xs = np.asarray(xs, dtype=float)
         med = np.array([np.median(e) for e in errs])
         lo = np.array([np.min(e) for e in errs])
         hi = np.array([np.max(e) for e in errs])
-        (line,) = ax.plot(xs, med, marker="o", label=method)
+        (line,) = ax.plot(xs, med, marker=markers[i % len(markers)], color=colors[i % 20], label=method)
         ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15)
     for label, value in (reference_lines or {}).items():
         ax.axhline(value, ls="--", c="k", lw=1)
@@ -119,7 +121,7 @@ def plot_error_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("L2 relative error (median, min-max over seeds)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2 if len(curves) > 8 else 1)
     if title:
         ax.set_title(title)
     if path is not None:
