@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from . import methods  # noqa: E402
 from .budget import BudgetRule  # noqa: E402
 from .domain import Box, Face  # noqa: E402
+from .ensemble import train_ensemble  # noqa: E402
 from .errors import PinnddError, TrainingDiverged  # noqa: E402
 from .evaluation import evaluate, residual_mse  # noqa: E402
 from .pointset import PointSet  # noqa: E402
@@ -31,5 +32,5 @@ from .training import TrainConfig, TrainResult, train  # noqa: E402
 __all__ = [
     "Box", "BudgetRule", "Condition", "Face", "PinnddError", "PointSet", "Problem", "ShiftFamily",
     "TrainConfig", "TrainResult", "TrainingDiverged", "dirichlet", "evaluate", "initial_value",
-    "initial_velocity", "methods", "neumann", "periodic", "residual_mse", "train", "__version__",
+    "initial_velocity", "methods", "neumann", "periodic", "residual_mse", "train", "train_ensemble", "__version__",
 ]
