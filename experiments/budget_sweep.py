@@ -21,14 +21,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt, machine, summarise, write_rows  # noqa: E402
+from common import fmt, machine, start, summarise, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import evaluate, methods, protocols, residual_mse, train  # noqa: E402
+from pinndd import evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
 
 log = logging.getLogger("budget_sweep")
@@ -60,9 +58,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="experiments/out/sweep")
     ap.add_argument("--resume", action="store_true", help="keep the rows already in OUT/rows.json and run only the missing ones")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
-    proto = protocols.get(args.protocol)
+    proto = start(args)
     budgets = args.budgets or list(proto.budgets)
     names = args.methods or methods.names()
     out = Path(args.out)

@@ -58,3 +58,20 @@ def summarise(rows: list[dict], keys: tuple[str, ...], metric: str = "l2re") -> 
 
 def fmt(s: dict) -> str:
     return f"{s['mean']:.3g} ± {s['std']:.2g} (med {s['median']:.3g}, n={s['n']})"
+
+
+def start(args):
+    """The start every sweep script shares: INFO logging with times, ``args.threads`` torch
+    threads, and the protocol named by ``args.protocol`` (returned)."""
+    import logging
+
+    from pinndd import protocols
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    return protocols.get(args.protocol)
+
+
+def default_budget(proto, budget: int | None) -> int:
+    """``budget`` or the protocol's 256-point budget (its largest when it has none)."""
+    return budget or (256 if 256 in proto.budgets else max(proto.budgets))

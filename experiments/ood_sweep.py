@@ -31,14 +31,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, write_rows  # noqa: E402
+from common import default_budget, machine, start, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import methods, ood, protocols  # noqa: E402
+from pinndd import methods, ood  # noqa: E402
 from pinndd.errors import PinnddError  # noqa: E402
 from pinndd.parametric import train_parametric  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
@@ -95,10 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="experiments/out/ood")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
-    proto = protocols.get(args.protocol)
-    budget = args.budget or (256 if 256 in proto.budgets else max(proto.budgets))
+    proto = start(args)
+    budget = default_budget(proto, args.budget)
     registered = set(methods.names())
     names = args.methods or [m for m in DEFAULT_METHODS if m == "dense" or m in registered]
     unknown = [m for m in names if m != "dense" and m not in registered]

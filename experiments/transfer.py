@@ -38,14 +38,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, summarise, write_rows  # noqa: E402
+from common import default_budget, machine, start, summarise, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import PointSet, TrainConfig, evaluate, methods, protocols, residual_mse, train  # noqa: E402
+from pinndd import PointSet, TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.errors import PinnddError, TrainingDiverged  # noqa: E402
 from pinndd.ood import held_out_points, teacher_like  # noqa: E402
 from pinndd.teacher import label  # noqa: E402
@@ -144,10 +143,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="experiments/out/transfer")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
-    proto = protocols.get(args.protocol)
-    budget = args.budget or (256 if 256 in proto.budgets else max(proto.budgets))
+    proto = start(args)
+    budget = default_budget(proto, args.budget)
     method = args.method or ("kmeans_coreset" if "kmeans_coreset" in methods.names() else "sobol")
     settings = {}
     fields = {f.name for f in dataclasses.fields(methods.get(method))}

@@ -27,6 +27,22 @@ def _grid_axes(problem, points: np.ndarray):
     return a0, a1
 
 
+def _finish(fig, path: str | Path | None):
+    """Save ``fig`` to ``path`` (and close it) when a path is given; return the figure."""
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def _on_grid(problem, values_fn):
+    """Coordinate axes and ``values_fn(points)`` reshaped to the evaluation tensor grid."""
+    pts = problem.evaluation_points()
+    a0, a1 = _grid_axes(problem, pts)
+    order = np.lexsort((pts[:, 1], pts[:, 0]))
+    return a0, a1, values_fn(pts)[order].reshape(len(a0), len(a1))
+
+
 def overlay_points(ax, pointset, max_size: float = 30.0) -> None:
     """Scatter a point set on ``ax``: interior points white with a dark edge (visible on dark
     and light maps), marker area proportional to weight; each condition in its own colour."""
@@ -41,11 +57,8 @@ def overlay_points(ax, pointset, max_size: float = 30.0) -> None:
 def plot_solution(problem, model, pointset=None, path: str | Path | None = None, title: str = ""):
     """Prediction, reference and absolute error on the evaluation grid, points overlaid on the
     error panel. Returns the figure; saves it when ``path`` is given."""
-    pts = problem.evaluation_points()
-    a0, a1 = _grid_axes(problem, pts)
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    u = predict(model, pts)[order].reshape(len(a0), len(a1))
-    ref = problem.reference(pts)[order].reshape(len(a0), len(a1))
+    a0, a1, u = _on_grid(problem, lambda p: predict(model, p))
+    _, _, ref = _on_grid(problem, problem.reference)
     err = np.abs(u - ref)
     names = problem.domain.names
     fig, axes = plt.subplots(1, 3, figsize=(16.5, 4.2), constrained_layout=True)
@@ -63,20 +76,14 @@ def plot_solution(problem, model, pointset=None, path: str | Path | None = None,
         axes[2].legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=7, framealpha=0.9)
     l2 = np.linalg.norm(u - ref) / np.linalg.norm(ref)
     fig.suptitle(f"{title or problem.name}   L2RE = {l2:.3g}")
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
 
 
 def plot_point_sets(problem, model, sets: Mapping[str, object], path: str | Path | None = None, title: str = ""):
     """Point sets side by side over one map: ``|model - reference|`` on the evaluation grid
     (e.g. a dense-trained PINN's error, showing where the hard regions are). Marker area is
     proportional to each interior point's weight. Returns the figure."""
-    pts = problem.evaluation_points()
-    a0, a1 = _grid_axes(problem, pts)
-    order = np.lexsort((pts[:, 1], pts[:, 0]))
-    err = np.abs(predict(model, pts) - problem.reference(pts))[order].reshape(len(a0), len(a1))
+    a0, a1, err = _on_grid(problem, lambda p: np.abs(predict(model, p) - problem.reference(p)))
     fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets) + 1, 4.2), constrained_layout=True, squeeze=False)
     for ax, (label, ps) in zip(axes[0], sets.items()):
         m = ax.pcolormesh(a0, a1, err.T, cmap="magma", shading="auto")
@@ -88,10 +95,7 @@ def plot_point_sets(problem, model, sets: Mapping[str, object], path: str | Path
     axes[0][0].legend(loc="lower left", fontsize=7, framealpha=0.9)
     if title:
         fig.suptitle(title)
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
 
 
 def plot_error_curves(
@@ -124,7 +128,4 @@ def plot_error_curves(
     ax.legend(fontsize=7, ncol=2 if len(curves) > 8 else 1)
     if title:
         ax.set_title(title)
-    if path is not None:
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-    return fig
+    return _finish(fig, path)
