@@ -45,6 +45,24 @@ def run_one(problem, method: str, budget: int, seed: int, config, held_out, labe
             "lbfgs_steps": config.lbfgs_steps}
 
 
+def parse_variant(spec: str) -> tuple[str, tuple[str, dict]]:
+    """``"LABEL=METHOD:key=value,key=value"`` -> ``(LABEL, (METHOD, settings))``; values are read as
+    JSON where they parse (numbers, booleans), else kept as strings."""
+    label, _, rest = spec.partition("=")
+    method, _, opts = rest.partition(":")
+    if not label or not method:
+        raise SystemExit(f"--variant needs LABEL=METHOD[:key=value,...]; got {spec!r}")
+    settings = {}
+    for item in filter(None, opts.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            settings[k] = json.loads(v)
+        except json.JSONDecodeError:
+            settings[k] = v
+    methods.get(method, **settings)  # fail early on unknown methods or settings
+    return label, (method, settings)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pde", nargs="+", default=["burgers"])
@@ -53,6 +71,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help="seeds at every budget (default: protocol's)")
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=METHOD[:key=value,...]",
+                    help="an extra row label for a method with settings, e.g. label_outcome_sobol=label_outcome:init=sobol")
     ap.add_argument("--no-dense", action="store_true")
     ap.add_argument("--dense-seeds", type=int, default=None, help="seeds of the dense runs (default: the most seeds used)")
     ap.add_argument("--out", default="experiments/out/sweep")
@@ -60,16 +80,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     proto = start(args)
     budgets = args.budgets or list(proto.budgets)
-    names = args.methods or methods.names()
+    variants = dict(parse_variant(v) for v in args.variant)
+    names = args.methods if args.methods is not None else ([] if variants else methods.names())
     out = Path(args.out)
     rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
     done = {(r["pde"], r["method"], r["budget"], r["seed"]) for r in rows}
 
-    def run(problem, method, budget, seed, config, label=None, row_budget=None):
+    def run(problem, method, budget, seed, config, label=None, row_budget=None, **settings):
         key = (problem.name, label or method, row_budget or budget, seed)
         if key in done:
             return
-        r = run_one(problem, method, budget, seed, config, held_out, label=label)
+        r = run_one(problem, method, budget, seed, config, held_out, label=label, **settings)
         rows.append({**r, "budget": row_budget or budget})
         done.add(key)
         write_rows(rows, out, "rows")
@@ -91,6 +112,10 @@ def main(argv=None) -> int:
             for b in budgets:
                 for seed in range(n_seeds(b)):
                     run(problem, method, b, seed, proto.train)
+        for label, (method, settings) in variants.items():
+            for b in budgets:
+                for seed in range(n_seeds(b)):
+                    run(problem, method, b, seed, proto.train, label=label, **settings)
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, budgets)
     return 0

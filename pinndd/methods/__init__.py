@@ -7,6 +7,8 @@ from . import (  # noqa: F401
     gradient_matching,
     kernel_matching,
     label_distill,
+    label_exchange,
+    label_outcome,
     labelled,
     outcome,
     samplers,

@@ -422,7 +422,10 @@ class Distiller(PointSetMethod):
         return DistillRun(syn, ctx, outer_log, start, t_outer)
 
     def _make(self, problem, counts, seed):
-        run = self.run(problem, counts, seed)
+        return self.finish(self.run(problem, counts, seed))
+
+    def finish(self, run: DistillRun) -> tuple[Any, dict[str, Any]]:
+        """Freeze a finished run into ``(PointSet, metadata)`` (what :meth:`make` returns)."""
         ctx = run.context
         meta = {
             "outer_log": run.outer_log,

@@ -79,10 +79,20 @@ from .synthetic import SyntheticSet
 _INIT: OrderedDict[str, PointSet] = OrderedDict()
 
 
-@register
 @dataclass(frozen=True)
-class KipLabels(Distiller):
-    """Joint learning of coordinates, weights and labels by eNTK kernel regression (module docstring).
+class LabelledDistiller(Distiller):
+    """Shared base of the distillers that output *labelled* sets (family ``"label_distiller"``):
+    the teacher, the starting set, the labels and the labelled output.
+
+    Labels come in two forms:
+
+    - ``follow_teacher=False``: free labels ``y_s``, one learnable value per interior point,
+      starting at the teacher's ``u_T(x_s)`` (``ctx.learnable["labels"]``). Moving a point leaves
+      its label behind.
+    - ``follow_teacher=True``: labels that follow the points,
+      ``y_s = u_T(x_s) + delta_s`` with the teacher evaluated (differentiably) at the current
+      coordinates and learnable offsets ``delta_s`` starting at zero
+      (``ctx.learnable["label_offsets"]``), so a point that moves carries a valid label.
 
     Parameters (beside :class:`~pinndd.methods.distill.Distiller`'s)
     ----------
@@ -90,25 +100,15 @@ class KipLabels(Distiller):
         Registered method of the starting points (default ``teacher_density``; a ``"labelled"``
         init gets this method's teacher settings, so both share one cached teacher).
     learn_labels, label_lr:
-        Whether the labels move, and their Adam learning rate (in units of ``u``).
+        Whether the labels (or offsets) move, and their Adam learning rate (in units of ``u``).
+    follow_teacher:
+        See above.
     target_weight:
         ``lambda_data``: the data-term weight of the student's loss and of the output set.
     teacher_dense, teacher_seed, teacher_protocol:
         The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points.
-    physics:
-        Include the PDE and condition residual rows (their eNTK) in the kernel regression
-        (default off: the data rows carry ``lambda_data = 100``, and the residual Jacobian with
-        its graph to the points made an outer step ~5x dearer on Burgers at 256 points).
-    states_per_step:
-        Fresh initialisations averaged per outer step.
-    dense_batch:
-        Dense points (a fresh random subset of the ``dense`` set per outer step) the objective
-        compares on; ``0`` uses all of them.
-    ridge:
-        ``lambda = ridge * tr(K_ss) / n_rows``.
     """
 
-    name = "kip_labels"
     family = "label_distiller"
 
     init: str = "teacher_density"
@@ -116,14 +116,11 @@ class KipLabels(Distiller):
     learn_conditions: bool = False
     learn_labels: bool = True
     label_lr: float = 0.005
+    follow_teacher: bool = False
     target_weight: float = 100.0
     teacher_dense: int = 4096
     teacher_seed: int = 0
     teacher_protocol: str = "quick"
-    physics: bool = False
-    states_per_step: int = 2
-    dense_batch: int = 1024
-    ridge: float = 1e-3
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,10 +130,6 @@ class KipLabels(Distiller):
             raise PinnddError(f"label_lr must be positive; got {self.label_lr}")
         if self.teacher_dense < 1:
             raise PinnddError("teacher_dense must be a positive number of interior points")
-        if self.states_per_step < 1 or self.dense_batch < 0:
-            raise PinnddError(f"need states_per_step >= 1 and dense_batch >= 0; got {self.states_per_step}, {self.dense_batch}")
-        if not self.ridge > 0:
-            raise PinnddError(f"ridge must be positive; got {self.ridge}")
 
     # -- teacher and start ---------------------------------------------------------------------
     def uses_experts(self) -> bool:
@@ -174,16 +167,86 @@ class KipLabels(Distiller):
                             resolve_dtype(self.dtype), self._device())
 
     def setup(self, ctx: DistillContext) -> None:
-        """Teacher, dense targets ``u_T(x_d)`` and the learnable labels ``y_s = u_T(x_s)``."""
+        """Teacher, dense targets ``u_T(x_d)`` and the learnable labels (or label offsets)."""
         teacher = self.teacher(ctx.problem)
-        init = self.init_pointset(ctx.problem, ctx.counts, ctx.seed)
-        y0 = teacher.predict(init.interior)
-        y0 = torch.as_tensor(y0, dtype=ctx.dtype, device=ctx.device).clone()
-        ctx.learnable["labels"] = y0.requires_grad_(self.learn_labels)
-        ctx.lr["labels"] = self.label_lr
+        n = ctx.counts["interior"]
+        if self.follow_teacher:
+            if not isinstance(teacher.model, torch.nn.Module):
+                raise PinnddError("follow_teacher needs a torch-module teacher (evaluated with gradients at moving points)")
+            model = teacher.model
+            state = {k: v.detach().to(device=ctx.device, dtype=ctx.dtype)
+                     for k, v in [*model.named_parameters(), *model.named_buffers()]}
+            ctx.constants["teacher_fn"] = lambda x: torch.func.functional_call(model, state, (x,))
+            offsets = torch.zeros(n, dtype=ctx.dtype, device=ctx.device)
+            ctx.learnable["label_offsets"] = offsets.requires_grad_(self.learn_labels)
+            ctx.lr["label_offsets"] = self.label_lr
+        else:
+            init = self.init_pointset(ctx.problem, ctx.counts, ctx.seed)
+            y0 = torch.as_tensor(teacher.predict(init.interior), dtype=ctx.dtype, device=ctx.device).clone()
+            ctx.learnable["labels"] = y0.requires_grad_(self.learn_labels)
+            ctx.lr["labels"] = self.label_lr
         u_dense = teacher.predict(ctx.dense.interior.detach().cpu().double().numpy())
         ctx.constants["teacher"] = teacher
         ctx.constants["u_dense"] = torch.as_tensor(u_dense, dtype=ctx.dtype, device=ctx.device)
+
+    def labels(self, ctx: DistillContext, interior: torch.Tensor) -> torch.Tensor:
+        """The labels of the interior points ``interior`` (the synthetic set's current ones)."""
+        if self.follow_teacher:
+            return ctx.constants["teacher_fn"](interior).reshape(-1) + ctx.learnable["label_offsets"]
+        return ctx.learnable["labels"]
+
+    # -- output --------------------------------------------------------------------------------
+    def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
+        teacher = ctx.constants["teacher"]
+        return {
+            "labels": {"source": "learned" if self.learn_labels else "dense-pinn", "teacher": teacher.describe(),
+                       "follow_teacher": self.follow_teacher},
+            "labels_params": dict(teacher.params),
+            "teacher_seconds": teacher.cost_seconds,
+            # the dense training this method needs is the teacher's, not an expert's
+            "dense_training_seconds": teacher.cost_seconds,
+        }
+
+    def finish(self, run):
+        ps, meta = super().finish(run)
+        with torch.no_grad():
+            targets = self.labels(run.context, run.synthetic.interior()).to("cpu", torch.float64).numpy()
+        return PointSet(ps.interior, ps.interior_weights, ps.conditions, targets, self.target_weight, ps.metadata), meta
+
+
+@register
+@dataclass(frozen=True)
+class KipLabels(LabelledDistiller):
+    """Joint learning of coordinates, weights and labels by eNTK kernel regression (module docstring).
+
+    Parameters (beside :class:`LabelledDistiller`'s)
+    ----------
+    physics:
+        Include the PDE and condition residual rows (their eNTK) in the kernel regression
+        (default off: the data rows carry ``lambda_data = 100``, and the residual Jacobian with
+        its graph to the points made an outer step ~5x dearer on Burgers at 256 points).
+    states_per_step:
+        Fresh initialisations averaged per outer step.
+    dense_batch:
+        Dense points (a fresh random subset of the ``dense`` set per outer step) the objective
+        compares on; ``0`` uses all of them.
+    ridge:
+        ``lambda = ridge * tr(K_ss) / n_rows``.
+    """
+
+    name = "kip_labels"
+
+    physics: bool = False
+    states_per_step: int = 2
+    dense_batch: int = 1024
+    ridge: float = 1e-3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.states_per_step < 1 or self.dense_batch < 0:
+            raise PinnddError(f"need states_per_step >= 1 and dense_batch >= 0; got {self.states_per_step}, {self.dense_batch}")
+        if not self.ridge > 0:
+            raise PinnddError(f"ridge must be positive; got {self.ridge}")
 
     # -- the objective -------------------------------------------------------------------------
     def _value(self, ctx: DistillContext, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -210,7 +273,7 @@ class KipLabels(Distiller):
     def kernel_fit_error(self, ctx: DistillContext, state: dict[str, torch.Tensor], tp, idx: torch.Tensor) -> torch.Tensor:
         """``|u_0(x_d) - J_d J^T (K_ss + lambda I)^{-1} e - u_T(x_d)|^2 / |u_T(x_d)|^2`` at ``state``
         on the dense points ``idx`` (module docstring)."""
-        labels = ctx.learnable["labels"]
+        labels = self.labels(ctx, tp.interior)
         scale = torch.sqrt(self.target_weight * tp.interior_w)
         e = [scale * (self._value(ctx, state, tp.interior) - labels)]
         jac = [scale[:, None] * self._value_jacobian(ctx, state, tp.interior)]
@@ -230,20 +293,3 @@ class KipLabels(Distiller):
         target = ctx.constants["u_dense"][idx]
         u_d = u0_d + j_d @ delta
         return (u_d - target).square().sum() / (target.square().sum() + 1e-30)
-
-    # -- output --------------------------------------------------------------------------------
-    def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
-        teacher = ctx.constants["teacher"]
-        return {
-            "labels": {"source": "learned", "teacher": teacher.describe()},
-            "labels_params": dict(teacher.params),
-            "teacher_seconds": teacher.cost_seconds,
-            # the dense training this method needs is the teacher's, not an expert's
-            "dense_training_seconds": teacher.cost_seconds,
-            "_targets": ctx.learnable["labels"].detach().to("cpu", torch.float64).numpy(),
-        }
-
-    def _make(self, problem, counts, seed):
-        ps, meta = super()._make(problem, counts, seed)
-        targets = meta.pop("_targets")
-        return PointSet(ps.interior, ps.interior_weights, ps.conditions, targets, self.target_weight, ps.metadata), meta
