@@ -48,7 +48,7 @@ def test_accepts_exactly_the_better_proposals_and_labels_with_teacher(heat):
     np.testing.assert_allclose(ps.targets, m.teacher(heat).predict(ps.interior), rtol=1e-12)
     assert meta["labels_params"] == dict(heat.params) and ps.target_weight == 100.0
     assert meta["teacher_seconds"] > 0 and meta["cost_seconds_outer"] > 0
-    init = methods.get("teacher_density", teacher_dense=64, teacher_protocol="smoke").make(heat, 24, seed=1)
+    init = methods.get("sobol").make(heat, 24, seed=1)
     moved = not np.allclose(np.sort(ps.interior, axis=0), np.sort(init.interior, axis=0))
     assert moved == any(meta["accepted"])
 

@@ -76,7 +76,8 @@ class LabelExchange(_TeacherMethod):
     ----------
     init:
         Registered placement the set starts from (same budget and seed); labels are dropped and
-        made again by the teacher. Default ``teacher_density``.
+        made again by the teacher. Default ``sobol``: the exchanges, not a prior on where the
+        features are, do the placement.
     outer_steps:
         Exchange rounds (each trains two students).
     exchange_fraction:
@@ -98,7 +99,7 @@ class LabelExchange(_TeacherMethod):
     name = "label_exchange"
     family = "label_distiller"
 
-    init: str = "teacher_density"
+    init: str = "sobol"
     outer_steps: int = 6
     exchange_fraction: float = 0.125
     neighbours: int = 8
