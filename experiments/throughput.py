@@ -7,12 +7,18 @@ points (plus the budget rule's condition points), times full-batch Adam steps of
 
 - ``autograd``: pinndd's trainer with the autograd derivative engine (double backward);
 - ``forward``: the same with the forward derivative engine (when ``pinndd.forward`` exists);
-- ``ensemble16`` / ``ensemble64``: 16 or 64 members trained at once (stacked weights), the
-  time per step of the whole ensemble and per member;
+- ``compiled``: the forward engine with ``TrainConfig(compile=True)``; the one-off
+  compilation (first step: tracing, inductor, C++ compiler, backward graph) is reported
+  separately as ``compile_s`` and is not part of the per-step time;
+- ``ensemble16`` / ``ensemble64``: 16 or 64 members trained at once (stacked weights, forward
+  engine: batched matrix products), the time per step of the whole ensemble and per member;
+  ``ensemble16_autograd`` the same with the autograd engine, ``ensemble16_compiled`` compiled;
 - ``deepxde``: DeepXDE (pytorch backend) with the same network size, points as anchors and
   Adam, when DeepXDE is installed.
 
-Reports steps/s and points*steps/s; on CUDA when present (``--device cuda``).
+Machines shared with other jobs give noisy times: ``--rounds R`` runs every variant R times,
+interleaved, and reports the minimum and median per step. Reports steps/s and points*steps/s;
+on CUDA when present (``--device cuda``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import TrainConfig, methods  # noqa: E402
+from pinndd import TrainConfig, methods, training  # noqa: E402
 from pinndd.ensemble import EnsembleMLP, expand_points  # noqa: E402
 from pinndd.losses import TensorPoints  # noqa: E402
 from pinndd.training import make_model, optimise, term_names  # noqa: E402
@@ -43,7 +49,8 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_pinndd(problem, ps, config, steps, members=1) -> float:
+def time_pinndd(problem, ps, config, steps, members=1) -> tuple[float, float | None]:
+    """Seconds per Adam step, and the compilation seconds when this call compiled."""
     device = torch.device(config.device)
     tp = TensorPoints.from_pointset(ps, torch.float32, device)
     names, skip = term_names(problem, ps, False)
@@ -52,13 +59,15 @@ def time_pinndd(problem, ps, config, steps, members=1) -> float:
     else:
         model = EnsembleMLP([make_model(problem, replace(config, seed=s)).net for s in range(members)]).to(device)
         tp = expand_points(tp, members)
+    compiled_before = len(training.COMPILE_LOG)
     warm = replace(config, adam_steps=10, lbfgs_steps=0, log_every=10)
     optimise(problem, model, tp, warm, names, skip)
+    compile_s = training.COMPILE_LOG[-1]["seconds"] if len(training.COMPILE_LOG) > compiled_before else None
     _sync(device)
     t0 = time.perf_counter()
     optimise(problem, model, tp, replace(config, adam_steps=steps, lbfgs_steps=0, log_every=steps), names, skip)
     _sync(device)
-    return (time.perf_counter() - t0) / steps
+    return (time.perf_counter() - t0) / steps, compile_s
 
 
 def time_deepxde(problem, ps, steps) -> float | None:
@@ -92,13 +101,34 @@ def time_deepxde(problem, ps, steps) -> float | None:
     return (time.perf_counter() - t0) / steps
 
 
+def run_variant(variant, problem, ps, base, steps) -> tuple[float, int, float | None] | None:
+    """``(seconds per step, members, compile seconds)`` or ``None`` when the variant cannot run."""
+    if variant == "deepxde":
+        if base.device != "cpu":
+            return None
+        per_step = time_deepxde(problem, ps, steps)
+        return None if per_step is None else (per_step, 1, None)
+    if variant.startswith("ensemble"):
+        size, _, kind = variant[len("ensemble"):].partition("_")
+        members = int(size)
+        engine = "autograd" if kind == "autograd" else "auto"
+        config = replace(base, engine=engine, compile=kind == "compiled")
+        per_step, compile_s = time_pinndd(problem, ps, config, max(10, steps // 4), members)
+        return per_step, members, compile_s
+    config = replace(base, engine="auto", compile=True) if variant == "compiled" else replace(base, engine=variant)
+    per_step, compile_s = time_pinndd(problem, ps, config, steps)
+    return per_step, 1, compile_s
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every variant, interleaved; report min and median")
     ap.add_argument("--points", nargs="+", type=int, default=[8192, 2048, 256])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--variants", nargs="+", default=["autograd", "forward", "ensemble16", "ensemble64", "deepxde"])
+    ap.add_argument("--variants", nargs="+", default=["autograd", "forward", "compiled", "ensemble16", "ensemble64",
+                                                      "ensemble16_autograd", "deepxde"])
     ap.add_argument("--out", default="experiments/out/throughput")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -107,31 +137,34 @@ def main(argv=None) -> int:
     for n in args.points:
         ps = methods.get("sobol").make(problem, n, seed=0)
         base = TrainConfig(width=32, depth=3, device=args.device, progress=False)
-        for variant in args.variants:
-            if variant == "deepxde":
-                if args.device != "cpu":
-                    continue
-                per_step = time_deepxde(problem, ps, args.steps)
-                if per_step is None:
-                    continue
-                members = 1
-            elif variant.startswith("ensemble"):
-                members = int(variant[len("ensemble"):])
-                per_step = time_pinndd(problem, ps, replace(base, engine="auto"), max(10, args.steps // 4), members)
-            else:
-                members = 1
+        times: dict[str, list[float]] = {}
+        info: dict[str, tuple[int, float | None]] = {}
+        for _ in range(args.rounds):
+            for variant in args.variants:
                 try:
-                    per_step = time_pinndd(problem, ps, replace(base, engine=variant), args.steps)
+                    got = run_variant(variant, problem, ps, base, args.steps)
                 except Exception as e:  # forward engine missing or unsupported
                     print(f"skip {variant}: {e}", file=sys.stderr)
                     continue
+                if got is None:
+                    continue
+                per_step, members, compile_s = got
+                times.setdefault(variant, []).append(per_step)
+                if variant not in info or compile_s is not None:
+                    info[variant] = (members, compile_s)
+        for variant, ts in times.items():
+            members, compile_s = info[variant]
+            per_step, median = min(ts), float(np.median(ts))
             row = {"points": n, "total_points": len(ps), "variant": variant, "members": members,
-                   "ms_per_step": 1e3 * per_step, "steps_per_s": 1 / per_step,
-                   "member_steps_per_s": members / per_step, "point_steps_per_s": members * len(ps) / per_step,
+                   "ms_per_step": 1e3 * per_step, "ms_per_step_median": 1e3 * median, "rounds": len(ts),
+                   "steps_per_s": 1 / per_step, "member_steps_per_s": members / per_step,
+                   "point_steps_per_s": members * len(ps) / per_step, "compile_s": compile_s,
                    "device": args.device, "threads": args.threads}
             rows.append(row)
-            print(f"{n:>6} {variant:>11}: {row['ms_per_step']:8.2f} ms/step  {row['member_steps_per_s']:9.1f} member-steps/s  "
-                  f"{row['point_steps_per_s']:.3g} point-steps/s", flush=True)
+            extra = f"  compile {compile_s:.1f} s" if compile_s is not None else ""
+            print(f"{n:>6} {variant:>19}: {row['ms_per_step']:8.2f} ms/step (median {row['ms_per_step_median']:.2f})  "
+                  f"{row['member_steps_per_s']:9.1f} member-steps/s  {row['point_steps_per_s']:.3g} point-steps/s{extra}",
+                  flush=True)
     out = Path(args.out)
     write_rows(rows, out, f"throughput_{args.device}")
     (out / f"machine_{args.device}.txt").write_text(str(machine()))

@@ -6,8 +6,9 @@ Two engines give the same answers:
   network's input. Derivatives are taken w.r.t. a *clone* of the points, never the points
   themselves, so that when the points are learnable and the network's parameters already
   depend on them (unrolled distillation) the result is the partial derivative, not the total one.
-- ``"forward"``: value and derivatives propagated layer by layer through an MLP
-  (:mod:`pinndd.forward`), when that module is present and supports the model.
+- ``"forward"``: value and derivatives propagated layer by layer through an MLP, or through
+  all members of an :class:`~pinndd.ensemble.EnsembleMLP` at once with batched matrix
+  products (:mod:`pinndd.forward`), when that module is present and supports the model.
 
 ``"auto"`` picks the forward engine whenever it supports the model, else autograd.
 """
@@ -72,7 +73,9 @@ def partials(
     Parameters
     ----------
     model:
-        Maps points ``(n, d)`` to ``u`` of shape ``(n,)`` (e.g. :class:`pinndd.nn.PINN`).
+        Maps points ``(n, d)`` to ``u`` of shape ``(n,)`` (e.g. :class:`pinndd.nn.PINN`), or
+        ``(K, n, d)`` to ``(K, n)`` (an :class:`~pinndd.ensemble.EnsembleMLP`; the partials
+        then have shape ``(K, n)``).
     engine:
         ``"auto"``, ``"autograd"`` or ``"forward"`` (see the module docstring).
     create_graph:
@@ -86,7 +89,7 @@ def partials(
             return fwd.partials(model, points, names, box)
         if engine == "forward":
             raise PinnddError(
-                "the forward engine does not support this model (it needs a pinndd MLP with a supported "
+                "the forward engine does not support this model (it needs a pinndd MLP or EnsembleMLP with a supported "
                 "activation, no hard-constraint transform and partials up to second order); use engine='autograd'"
             )
     return autograd_partials(model, points, names, box, create_graph=create_graph)

@@ -52,7 +52,8 @@ class EnsembleMLP(nn.Module):
         )
         self.register_buffer("in_scale", first.in_scale.clone())
         self.register_buffer("in_shift", first.in_shift.clone())
-        self._template = first
+        # kept outside the module tree: its parameters are not the ensemble's
+        object.__setattr__(self, "_template", first)
 
     @property
     def size(self) -> int:
@@ -71,8 +72,10 @@ class EnsembleMLP(nn.Module):
         """A standalone copy of member ``k``."""
         import copy
 
-        m = copy.deepcopy(self._template)
+        m = copy.deepcopy(self._template).to(self.weights[0].device)
         with torch.no_grad():
+            m.in_scale.copy_(self.in_scale)
+            m.in_shift.copy_(self.in_shift)
             for i, layer in enumerate(m.layers):
                 layer.weight.copy_(self.weights[i][k].T)
                 layer.bias.copy_(self.biases[i][k, 0])

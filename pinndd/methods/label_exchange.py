@@ -234,7 +234,8 @@ class LabelExchange(_TeacherMethod):
                 tmp.replace(path)
         bar.close()
         out = labelled(interior)
-        meta = {"init_method": self.init, "outer_log": outer_log, "proposal_log": proposal_log, "accepted": accepted, "resumed_from_step": start,
+        meta = {"init_method": self.init, "outer_log": outer_log, "proposal_log": proposal_log, "accepted": accepted,
+                "resumed_from_step": start,
                 "labels": out.metadata["labels"], "labels_params": out.metadata["labels_params"],
                 "teacher_seconds": teacher.cost_seconds, "dense_training_seconds": teacher.cost_seconds,
                 "cost_seconds_outer": time.perf_counter() - t0, "student_config": self.student_config().to_dict()}

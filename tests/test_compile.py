@@ -1,0 +1,89 @@
+"""``TrainConfig(compile=True)``: same training as eager, one compilation reused across models.
+
+Compiling costs seconds to tens of seconds on a small CPU, so this module compiles once for a
+single model and once for an ensemble, on a tiny network and point set.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+import equations
+from pinndd import PinnddError, TrainConfig, methods, train, training
+from pinndd.ensemble import train_ensemble
+
+TINY = TrainConfig(width=8, depth=1, adam_steps=20, lbfgs_steps=5, lr=1e-2, log_every=10, progress=False)
+
+
+@pytest.fixture(scope="module")
+def heat():
+    problem = equations.get("heat")
+    return problem, methods.get("sobol").make(problem, 24, seed=0)
+
+
+def test_compile_with_autograd_engine_raises():
+    with pytest.raises(PinnddError, match="double backward"):
+        TrainConfig(compile=True, engine="autograd")
+    TrainConfig(compile=True, engine="forward")
+
+
+def test_compiled_matches_eager_and_is_reused(heat):
+    problem, ps = heat
+    n_log = len(training.COMPILE_LOG)
+    eager = train(problem, ps, TINY)
+    comp = train(problem, ps, replace(TINY, compile=True))
+    assert len(training.COMPILE_LOG) == n_log + 1 and training.COMPILE_LOG[-1]["seconds"] > 0
+    adam = TINY.adam_steps
+    np.testing.assert_allclose(comp.history["loss"][:adam], eager.history["loss"][:adam], rtol=2e-5)
+    for name in ("pde", "left", "right", "initial"):
+        np.testing.assert_allclose(comp.history[name][:adam], eager.history[name][:adam], rtol=2e-5, atol=1e-7)
+    # L-BFGS ran through the compiled loss too (a line search may take other branches in float32)
+    assert len(comp.history["loss"]) > adam
+    np.testing.assert_allclose(comp.history["loss"][-1], eager.history["loss"][-1], rtol=1e-2)
+
+    # a fresh model, problem object and point tensors of the same shapes: no recompilation
+    graphs = counters["stats"]["unique_graphs"]
+    again = train(equations.get("heat"), ps, replace(TINY, compile=True, seed=1, lbfgs_steps=0))
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert len(training.COMPILE_LOG) == n_log + 1
+    ref = train(problem, ps, replace(TINY, seed=1, lbfgs_steps=0))
+    np.testing.assert_allclose(again.history["loss"], ref.history["loss"], rtol=2e-5)
+
+
+def test_compiled_ensemble_matches_eager(heat):
+    problem, ps = heat
+    cfg = replace(TINY, lbfgs_steps=0)
+    eager = train_ensemble(problem, ps, cfg, seeds=[0, 1, 2])
+    comp = train_ensemble(problem, ps, replace(cfg, compile=True), seeds=[0, 1, 2])
+    for a, b in zip(comp.results, eager.results):
+        np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=2e-5)
+
+
+def test_compile_failure_falls_back_to_eager(heat, monkeypatch, caplog):
+    problem, ps = heat
+    small = methods.get("sobol").make(problem, 17, seed=0)  # a shape no other test compiled
+
+    def broken(fn, **kwargs):
+        def call(*args):
+            raise RuntimeError("no C++ compiler")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with caplog.at_level(logging.WARNING, logger="pinndd.training"):
+        comp = train(problem, small, replace(TINY, compile=True))
+    assert "torch.compile failed" in caplog.text and "no C++ compiler" in caplog.text
+    np.testing.assert_array_equal(comp.history["loss"], train(problem, small, TINY).history["loss"])
+
+
+def test_unsupported_model_trains_eagerly(heat):
+    problem, ps = heat
+    cfg = replace(TINY, compile=True, hard=True, lbfgs_steps=0)  # the forward engine has no hard transforms
+    res = train(problem, ps, cfg)
+    np.testing.assert_array_equal(res.history["loss"], train(problem, ps, replace(cfg, compile=False)).history["loss"])
