@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     problem = equations.get(args.pde)
     proto = protocols.get(args.protocol)
-    overrides = {"device": args.device, "seed": args.seed}
+    overrides = {"device": args.device, "seed": args.seed, "compile": args.compile}
     if args.adam_steps is not None:
         overrides["adam_steps"] = args.adam_steps
     if args.lbfgs_steps is not None:
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adam-steps", type=int, default=None)
     run.add_argument("--lbfgs-steps", type=int, default=None)
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--compile", action="store_true",
+                     help="compile the training step with torch.compile (about 2x faster per step on CPU; 15-30 s to compile)")
     run.add_argument("--device", default="cuda" if _cuda() else "cpu")
     run.add_argument("--threads", type=int, default=int(os.environ.get("PINNDD_THREADS", "1")),
                      help="torch CPU threads (1 is fastest for small nets on small machines)")
