@@ -21,3 +21,9 @@ def pde_name(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def heat():
+    """The heat problem (tiny, analytic): the distillers' and labelled methods' test bed."""
+    return equations.get("heat")

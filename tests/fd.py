@@ -1,4 +1,5 @@
-"""Central finite-difference stencils shared by the tests (an independent path to derivatives)."""
+"""Central finite-difference stencils shared by the tests (an independent path to derivatives),
+and the averaged outer objective the distiller tests compare."""
 
 import numpy as np
 
@@ -58,3 +59,11 @@ def meta_gradient_vs_fd(objective, tensors: dict, picks: list, h: float = 1e-5) 
         assert (0.0 if analytic is None else analytic) == pytest.approx(fd, rel=1e-5, abs=1e-10), (key, idx)
         out.append((key, idx, analytic, fd))
     return out
+
+
+def mean_objective(distiller, run, steps=range(4)) -> float:
+    """A distiller's outer objective at ``run``'s state, averaged over the fixed draws of outer
+    steps ``steps`` (so "the objective decreased" compares like with like)."""
+    from pinndd.methods.distill import step_generator
+
+    return float(np.mean([distiller.objective(run.context, s, run.synthetic, step_generator(0, s)).item() for s in steps]))

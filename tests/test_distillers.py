@@ -5,7 +5,7 @@ resume from a checkpoint equal to an uninterrupted run."""
 import numpy as np
 import pytest
 import torch
-from fd import meta_gradient_vs_fd
+from fd import mean_objective, meta_gradient_vs_fd
 
 import equations
 from pinndd import BudgetRule, PinnddError, methods
@@ -29,10 +29,6 @@ EXTRA = {
 def distiller(name, **kw):
     return methods.get(name, **{**TINY, **EXTRA.get(name, {}), **kw})
 
-
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
 
 
 def counts(problem):
@@ -81,9 +77,6 @@ def test_expert_file_round_trip(heat, tmp_path):
         assert f["params"].dtype == np.float64
 
 
-def _mean_objective(d, run, steps=range(4)):
-    return float(np.mean([d.objective(run.context, s, run.synthetic, step_generator(0, s)).item() for s in steps]))
-
 
 @pytest.mark.parametrize("name", DISTILLERS)
 def test_outer_objective_decreases(name):
@@ -96,7 +89,7 @@ def test_outer_objective_decreases(name):
     d = distiller(name, outer_steps=12, outer_lr=0.03, learn_weights=True)
     after = d.run(poisson, counts(poisson), 0)
     assert len(after.outer_log) == 12 and all(np.isfinite(after.outer_log))
-    assert _mean_objective(d, after) < 0.9 * _mean_objective(d, before)
+    assert mean_objective(d, after) < 0.9 * mean_objective(d, before)
 
 
 @pytest.mark.parametrize("name", DISTILLERS)

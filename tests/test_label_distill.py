@@ -6,7 +6,7 @@ survive save/load and resume, and the set is refused for shifted parameters."""
 
 import numpy as np
 import pytest
-from fd import meta_gradient_vs_fd
+from fd import mean_objective, meta_gradient_vs_fd
 
 import equations
 from pinndd import BudgetRule, PinnddError, PointSet, TrainConfig, methods, train
@@ -21,17 +21,10 @@ def kip(**kw):
     return methods.get("kip_labels", **{**TINY, **kw})
 
 
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
-
 
 def counts(problem):
     return BudgetRule().split(problem, BUDGET)
 
-
-def _mean_objective(d, run, steps=range(4)):
-    return float(np.mean([d.objective(run.context, s, run.synthetic, step_generator(0, s)).item() for s in steps]))
 
 
 @pytest.mark.parametrize("physics", [True, False])
@@ -43,7 +36,7 @@ def test_outer_objective_decreases(physics):
     d = kip(outer_steps=12, **kw)
     after = d.run(poisson, counts(poisson), 0)
     assert len(after.outer_log) == 12 and all(np.isfinite(after.outer_log))
-    assert _mean_objective(d, after) < 0.9 * _mean_objective(d, before)
+    assert mean_objective(d, after) < 0.9 * mean_objective(d, before)
     # the labels moved away from the teacher's values
     y0 = before.context.learnable["labels"].detach()
     assert float((after.context.learnable["labels"].detach() - y0).abs().max()) > 1e-3

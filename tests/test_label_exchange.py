@@ -7,7 +7,6 @@ teacher's at the final points; resume equals an uninterrupted run; bad settings 
 import numpy as np
 import pytest
 
-import equations
 from pinndd import PinnddError, methods
 
 TINY = dict(teacher_dense=64, teacher_protocol="smoke", dense=256, dense_batch=64, student_fraction=1.0, progress=False)
@@ -16,10 +15,6 @@ TINY = dict(teacher_dense=64, teacher_protocol="smoke", dense=256, dense_batch=6
 def lx(**kw):
     return methods.get("label_exchange", **{**TINY, **kw})
 
-
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
 
 
 def test_proposal_moves_points_from_fitted_to_unfitted_regions(heat):

@@ -8,7 +8,7 @@ shifted parameters."""
 
 import numpy as np
 import pytest
-from fd import meta_gradient_vs_fd
+from fd import mean_objective, meta_gradient_vs_fd
 
 import equations
 from pinndd import BudgetRule, PinnddError, PointSet, TrainConfig, methods, train
@@ -24,17 +24,10 @@ def lo(**kw):
     return methods.get("label_outcome", **{**TINY, **kw})
 
 
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
-
 
 def counts(problem):
     return BudgetRule().split(problem, BUDGET)
 
-
-def _mean_objective(d, run, steps=range(4)):
-    return float(np.mean([d.objective(run.context, s, run.synthetic, step_generator(0, s)).item() for s in steps]))
 
 
 def test_outer_objective_decreases():
@@ -45,7 +38,7 @@ def test_outer_objective_decreases():
     d = lo(outer_steps=12, **kw)
     after = d.run(poisson, counts(poisson), 0)
     assert len(after.outer_log) == 12 and all(np.isfinite(after.outer_log))
-    assert _mean_objective(d, after) < 0.9 * _mean_objective(d, before)
+    assert mean_objective(d, after) < 0.9 * mean_objective(d, before)
 
 
 @pytest.mark.parametrize("physics_weight", [0.0, 0.5])

@@ -11,7 +11,6 @@ import pytest
 import torch
 from torch import nn
 
-import equations
 import pinndd
 from pinndd import PinnddError, ShiftFamily, TrainConfig, ood
 from pinndd.teacher import Teacher, label, reference_teacher
@@ -36,10 +35,6 @@ class HeatReference(nn.Module):
             u = u + a * torch.exp(-p["alpha"] * (m * math.pi) ** 2 * t) * torch.sin(m * math.pi * xx)
         return u
 
-
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
 
 
 @pytest.fixture(scope="module")

@@ -32,10 +32,6 @@ def counts(problem):
     return BudgetRule().split(problem, BUDGET)
 
 
-@pytest.fixture(scope="module")
-def heat():
-    return equations.get("heat")
-
 
 @pytest.fixture(scope="module")
 def burgers():
