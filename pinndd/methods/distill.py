@@ -219,8 +219,45 @@ def layerwise_cosine_distance(a: dict[str, torch.Tensor], b: dict[str, torch.Ten
     return total
 
 
+class Checkpointed:
+    """Checkpoint files of an iterative method (a dataclass with ``name``, ``outer_steps``,
+    ``checkpoint_dir`` and ``config()``): ``checkpoint_dir/<name>-<problem>-<key>-step<k>.npz``,
+    where ``key`` hashes every setting except those in ``_NOT_IN_KEY``, the problem, the counts
+    and the seed; written atomically with :func:`numpy.savez` (no pickle)."""
+
+    def checkpoint_key(self, problem, counts: dict[str, int], seed: int) -> str:
+        cfg = {k: v for k, v in self.config().items() if k not in _NOT_IN_KEY}
+        blob = json.dumps([self.name, cfg, problem.name, sorted(problem.params.items()), counts, seed],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _ckpt_path(self, problem, key: str, step: int) -> Path:
+        return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
+
+    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
+        """The latest checkpoint at or before ``outer_steps`` as ``(step, path)``, or ``None``."""
+        if not self.checkpoint_dir:
+            return None
+        found = []
+        for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
+            try:
+                s = int(p.stem.rsplit("step", 1)[1])
+            except ValueError:
+                continue
+            if s <= self.outer_steps:
+                found.append((s, p))
+        return max(found) if found else None
+
+    @staticmethod
+    def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+
 @dataclass(frozen=True)
-class Distiller(PointSetMethod):
+class Distiller(Checkpointed, PointSetMethod):
     """Base class of the distillers: settings, dense set and experts, outer loop, checkpoints.
 
     Parameters
@@ -351,28 +388,6 @@ class Distiller(PointSetMethod):
         return SyntheticSet(problem, init, self.learn_points, self.learn_conditions, self.learn_weights,
                             resolve_dtype(self.dtype), self._device())
 
-    def checkpoint_key(self, problem, counts: dict[str, int], seed: int) -> str:
-        cfg = {k: v for k, v in self.config().items() if k not in _NOT_IN_KEY}
-        blob = json.dumps([self.name, cfg, problem.name, sorted(problem.params.items()), counts, seed],
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def _ckpt_path(self, problem, key: str, step: int) -> Path:
-        return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
-
-    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
-        if not self.checkpoint_dir:
-            return None
-        found = []
-        for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
-            try:
-                s = int(p.stem.rsplit("step", 1)[1])
-            except ValueError:
-                continue
-            if s <= self.outer_steps:
-                found.append((s, p))
-        return max(found) if found else None
-
     # -- the outer loop ------------------------------------------------------------------------
     def run(self, problem, counts: dict[str, int], seed: int) -> DistillRun:
         """Build the context and the synthetic set, and run (or resume) the outer loop.
@@ -456,10 +471,7 @@ class Distiller(PointSetMethod):
                 arrays[f"adam/{i}/exp_avg"] = np_(st["exp_avg"])
                 arrays[f"adam/{i}/exp_avg_sq"] = np_(st["exp_avg_sq"])
                 arrays[f"adam/{i}/step"] = np_(torch.as_tensor(st["step"]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        self._write_npz(path, arrays)
 
     def _load_checkpoint(self, path: Path, syn: SyntheticSet, ctx: DistillContext, opt: torch.optim.Optimizer,
                          params: list[torch.Tensor]) -> list[float]:

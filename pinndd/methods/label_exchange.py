@@ -39,12 +39,9 @@ equals the uninterrupted one. Cost: the teacher (one dense training, ``teacher_s
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -57,19 +54,16 @@ from ..pointset import PointSet
 from ..teacher import label
 from ..training import show_progress, train
 from .base import condition_points, get, register
-from .distill import _FixedRule, step_seed
+from .distill import Checkpointed, _FixedRule, step_seed
 from .labelled import _TeacherMethod
 from .sampling import sample_unit
 
 log = logging.getLogger(__name__)
 
-#: Settings that do not change the result of a round, left out of the checkpoint key.
-_NOT_IN_KEY = ("outer_steps", "checkpoint_every", "checkpoint_dir", "progress")
-
 
 @register
 @dataclass(frozen=True)
-class LabelExchange(_TeacherMethod):
+class LabelExchange(Checkpointed, _TeacherMethod):
     """Labelled set improved by accepted exchange moves judged by trained students (module docstring).
 
     Parameters (beside the teacher settings of the labelled methods)
@@ -161,26 +155,11 @@ class LabelExchange(_TeacherMethod):
         return np.vstack([interior[keep], cand[add]])
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def _key(self, problem, counts, seed) -> str:
-        cfg = {k: v for k, v in self.config().items() if k not in _NOT_IN_KEY}
-        blob = json.dumps([self.name, cfg, problem.name, sorted(problem.params.items()), counts, seed], sort_keys=True,
-                          default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def _path(self, problem, key, step) -> Path:
-        return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
-
     def _resume(self, problem, key):
-        if not self.checkpoint_dir:
+        found = self._latest_checkpoint(problem, key)
+        if found is None:
             return None
-        found = []
-        for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
-            s = int(p.stem.rsplit("step", 1)[1])
-            if s <= self.outer_steps:
-                found.append((s, p))
-        if not found:
-            return None
-        _, path = max(found)
+        _, path = found
         try:
             with np.load(path, allow_pickle=False) as f:
                 return (int(f["step"]), f["interior"], [float(v) for v in f["outer_log"]],
@@ -194,7 +173,7 @@ class LabelExchange(_TeacherMethod):
         conds = condition_points(problem, counts, seed)
         pool = problem.domain.from_unit(sample_unit("sobol", self.dense, problem.domain.dim, seed + 104_729))
         u_pool = teacher.predict(pool)
-        key = self._key(problem, counts, seed)
+        key = self.checkpoint_key(problem, counts, seed)
         state = self._resume(problem, key)
         if state is None:
             start, interior, outer_log, proposal_log, accepted = 0, self._init_points(problem, counts, seed), [], [], []
@@ -226,12 +205,9 @@ class LabelExchange(_TeacherMethod):
             bar.update(1)
             bar.set_postfix(objective=f"{min(j_cur, j_new):.3e}")
             if self.checkpoint_dir and self.checkpoint_every and (r + 1) % self.checkpoint_every == 0:
-                path = self._path(problem, key, r + 1)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.stem + ".tmp.npz")
-                np.savez(tmp, step=np.array(r + 1), interior=interior, outer_log=np.asarray(outer_log, dtype=np.float64),
-                         proposal_log=np.asarray(proposal_log, dtype=np.float64), accepted=np.asarray(accepted, dtype=bool))
-                tmp.replace(path)
+                self._write_npz(self._ckpt_path(problem, key, r + 1), {
+                    "step": np.array(r + 1), "interior": interior, "outer_log": np.asarray(outer_log, dtype=np.float64),
+                    "proposal_log": np.asarray(proposal_log, dtype=np.float64), "accepted": np.asarray(accepted, dtype=bool)})
         bar.close()
         out = labelled(interior)
         meta = {"init_method": self.init, "outer_log": outer_log, "proposal_log": proposal_log, "accepted": accepted,
