@@ -42,7 +42,7 @@ def run_one(problem, method: str, budget: int, seed: int, config, held_out, labe
             "seed": seed, **m, "residual_mse": residual_mse(problem, res.model, held_out), "make_seconds": make_s,
             "extra_seconds": ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0),
             "train_seconds": res.wall_time, "n_points": len(ps), "adam_steps": config.adam_steps,
-            "lbfgs_steps": config.lbfgs_steps}
+            "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": (ps.metadata.get("labels") or {}).get("l2re", float("nan"))}
 
 
 def parse_variant(spec: str) -> tuple[str, tuple[str, dict]]:

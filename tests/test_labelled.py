@@ -74,3 +74,27 @@ def test_teacher_density_follows_the_gradient():
     ps = m.make(problem, 64, seed=0)
     frac = np.mean(ps.interior[:, 0] > 0.8)
     assert frac > 0.8, frac
+
+
+@pytest.mark.parametrize("name", ["teacher_labels", "teacher_density", "label_exchange", "kip_labels", "label_outcome"])
+def test_teacher_scale_lengthens_the_teacher_only(name):
+    """``teacher_scale`` multiplies the teacher's Adam and L-BFGS steps (one setting shared by
+    every labelling method); the relabelling path rebuilds the same teacher from the metadata."""
+    from pinndd import protocols
+    from pinndd.ood import teacher_like
+
+    base = protocols.get("smoke").train
+    m = methods.get(name, teacher_dense=32, teacher_protocol="smoke", teacher_scale=2.5)
+    cfg = m.teacher_config()
+    assert (cfg.adam_steps, cfg.lbfgs_steps) == (round(2.5 * base.adam_steps), round(2.5 * base.lbfgs_steps))
+    assert (cfg.width, cfg.depth, cfg.lr) == (base.width, base.depth, base.lr)
+    assert methods.get(name, teacher_protocol="smoke").teacher_config() == base
+    if name == "label_exchange":
+        assert m.student_config().adam_steps == round(base.adam_steps * m.student_fraction)
+    problem = equations.get("heat")
+    teacher = m.teacher(problem)
+    assert teacher.info["config"]["adam_steps"] == cfg.adam_steps
+    ps = label(methods.get("sobol").make(problem, 8, seed=0), teacher)
+    assert teacher_like(problem, ps) is teacher  # same settings: the cached teacher
+    with pytest.raises(PinnddError, match="teacher_scale"):
+        methods.get(name, teacher_scale=0.0)

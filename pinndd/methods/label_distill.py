@@ -15,7 +15,8 @@ trained on the set reproduces the teacher ``u_T`` on a dense set; this is KIP (N
 Setup (once per run):
 
 - the teacher ``u_T``: a PINN trained on a dense set (:func:`pinndd.teacher.train_teacher`,
-  ``teacher_dense`` Sobol points, protocol ``teacher_protocol``, cached per process); its cost is
+  ``teacher_dense`` Sobol points, protocol ``teacher_protocol`` with ``teacher_scale`` times its
+  steps, cached per process); its cost is
   reported as ``teacher_seconds``;
 - the start: the registered method ``init`` (default ``teacher_density``, which places points
   where ``|grad u_T|`` is large) at the same budget and seed, labels ``y_s = u_T(x_s)``;
@@ -68,10 +69,10 @@ import torch
 from ..errors import PinnddError
 from ..nn import resolve_dtype
 from ..pointset import PointSet
-from ..teacher import train_teacher
 from .base import get, register
 from .distill import DistillContext, Distiller, _FixedRule
 from .kernel_matching import residual_jacobian
+from .labelled import TeacherSettings
 from .synthetic import SyntheticSet
 
 #: Initial (labelled or not) point sets by settings, shared by :meth:`KipLabels.synthetic` and
@@ -80,7 +81,7 @@ _INIT: OrderedDict[str, PointSet] = OrderedDict()
 
 
 @dataclass(frozen=True)
-class LabelledDistiller(Distiller):
+class LabelledDistiller(TeacherSettings, Distiller):
     """Shared base of the distillers that output *labelled* sets (family ``"label_distiller"``):
     the teacher, the starting set, the labels and the labelled output.
 
@@ -103,10 +104,9 @@ class LabelledDistiller(Distiller):
         Whether the labels (or offsets) move, and their Adam learning rate (in units of ``u``).
     follow_teacher:
         See above.
-    target_weight:
-        ``lambda_data``: the data-term weight of the student's loss and of the output set.
-    teacher_dense, teacher_seed, teacher_protocol:
-        The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points.
+    target_weight, teacher_dense, teacher_seed, teacher_protocol, teacher_scale:
+        The teacher settings (:class:`~pinndd.methods.labelled.TeacherSettings`); ``target_weight``
+        is also the data-term weight of the student's loss.
     """
 
     family = "label_distiller"
@@ -117,36 +117,23 @@ class LabelledDistiller(Distiller):
     learn_labels: bool = True
     label_lr: float = 0.005
     follow_teacher: bool = False
-    target_weight: float = 100.0
-    teacher_dense: int = 4096
-    teacher_seed: int = 0
-    teacher_protocol: str = "quick"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.target_weight > 0:
-            raise PinnddError(f"target_weight must be positive; got {self.target_weight}")
+        self.check_teacher_settings()
         if not self.label_lr > 0:
             raise PinnddError(f"label_lr must be positive; got {self.label_lr}")
-        if self.teacher_dense < 1:
-            raise PinnddError("teacher_dense must be a positive number of interior points")
 
     # -- teacher and start ---------------------------------------------------------------------
     def uses_experts(self) -> bool:
         return False
-
-    def teacher(self, problem):
-        from .. import protocols
-
-        return train_teacher(problem, self.teacher_dense, protocols.get(self.teacher_protocol).train, self.teacher_seed)
 
     def _init_method(self):
         family = get(self.init).family
         if family == self.family:
             raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
         if family == "labelled":
-            return get(self.init, target_weight=self.target_weight, teacher_dense=self.teacher_dense,
-                       teacher_seed=self.teacher_seed, teacher_protocol=self.teacher_protocol)
+            return get(self.init, **self.teacher_settings())
         return get(self.init)
 
     def init_pointset(self, problem, counts: dict[str, int], seed: int) -> PointSet:
@@ -204,7 +191,7 @@ class LabelledDistiller(Distiller):
             "labels_params": dict(teacher.params),
             "teacher_seconds": teacher.cost_seconds,
             # the dense training this method needs is the teacher's, not an expert's
-            "dense_training_seconds": teacher.cost_seconds,
+            "dense_training_seconds": self.dense_training_seconds(teacher),
         }
 
     def finish(self, run):

@@ -33,8 +33,10 @@ the teacher at its final position (``target_weight``), so labels stay valid as p
 
 Checkpoint every ``checkpoint_every`` rounds (``np.savez``, no pickle: the interior points, the
 round, the logs) and resume from the latest one at or before ``outer_steps``; a resumed run
-equals the uninterrupted one. Cost: the teacher (one dense training, ``teacher_seconds``) plus
-``2 * outer_steps`` short student trainings (``cost_seconds_outer``).
+equals the uninterrupted one. Cost: the teacher (one dense training of ``teacher_scale`` times
+the protocol's steps, ``teacher_seconds``) plus ``2 * outer_steps`` short student trainings
+(``cost_seconds_outer``); ``dense_training_seconds`` is one protocol-length dense training,
+estimated as ``teacher_seconds / teacher_scale``.
 """
 
 from __future__ import annotations
@@ -129,8 +131,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
         if method.family == self.family:
             raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
         if method.family == "labelled":
-            method = get(self.init, target_weight=self.target_weight, teacher_dense=self.teacher_dense,
-                         teacher_seed=self.teacher_seed, teacher_protocol=self.teacher_protocol)
+            method = get(self.init, **self.teacher_settings())
         rule = _FixedRule({k: v for k, v in counts.items() if k != "interior"})
         return method.make(problem, counts["interior"], seed, rule=rule).interior
 
@@ -213,7 +214,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
         meta = {"init_method": self.init, "outer_log": outer_log, "proposal_log": proposal_log, "accepted": accepted,
                 "resumed_from_step": start,
                 "labels": out.metadata["labels"], "labels_params": out.metadata["labels_params"],
-                "teacher_seconds": teacher.cost_seconds, "dense_training_seconds": teacher.cost_seconds,
+                "teacher_seconds": teacher.cost_seconds, "dense_training_seconds": self.dense_training_seconds(teacher),
                 "cost_seconds_outer": time.perf_counter() - t0, "student_config": self.student_config().to_dict()}
         return out, meta
 

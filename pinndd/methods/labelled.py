@@ -25,7 +25,7 @@ only at the parameters they were made for (``labels_params`` in the metadata).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,25 +37,71 @@ from .sampling import sample_unit
 
 
 @dataclass(frozen=True)
-class _TeacherMethod(PointSetMethod):
-    family = "labelled"
+class TeacherSettings:
+    """The teacher settings shared by every method that labels points (the labelled methods
+    here and the label distillers), in one place.
+
+    Parameters
+    ----------
+    target_weight:
+        ``lambda_data``, the data-term weight of the output set.
+    teacher_dense, teacher_seed, teacher_protocol:
+        The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points
+        (seed ``teacher_seed``) with the training settings of protocol ``teacher_protocol``.
+    teacher_scale:
+        The teacher trains ``teacher_scale`` times the protocol's Adam and L-BFGS steps
+        (students keep the protocol's). A labelled student is held to its teacher's error, and
+        on Burgers and Poisson a 3x longer teacher has 0.3-0.5x the error of a protocol-length
+        one (experiments/RESULTS.md); its cost is counted in ``teacher_seconds``.
+    """
+
     #: 100 beat 10 on Burgers at 256 points (teacher_density, 3 seeds: 0.022 vs 0.029 mean L2RE;
     #: experiments/RESULTS.md).
     target_weight: float = 100.0
     teacher_dense: int = 4096
     teacher_seed: int = 0
     teacher_protocol: str = "quick"
+    teacher_scale: float = 1.0
 
-    def __post_init__(self) -> None:
+    def check_teacher_settings(self) -> None:
         if not self.target_weight > 0:
             raise PinnddError(f"target_weight must be positive; got {self.target_weight}")
         if self.teacher_dense < 1:
             raise PinnddError("teacher_dense must be a positive number of interior points")
+        if not self.teacher_scale > 0:
+            raise PinnddError(f"teacher_scale must be positive; got {self.teacher_scale}")
 
-    def teacher(self, problem):
+    def teacher_settings(self) -> dict:
+        """These settings as keyword arguments (to give a labelled start method the same teacher)."""
+        return {"target_weight": self.target_weight, "teacher_dense": self.teacher_dense,
+                "teacher_seed": self.teacher_seed, "teacher_protocol": self.teacher_protocol,
+                "teacher_scale": self.teacher_scale}
+
+    def teacher_config(self):
+        """The teacher's training settings: the protocol's, steps scaled by ``teacher_scale``."""
         from .. import protocols
 
-        return train_teacher(problem, self.teacher_dense, protocols.get(self.teacher_protocol).train, self.teacher_seed)
+        cfg = protocols.get(self.teacher_protocol).train
+        if self.teacher_scale == 1.0:
+            return cfg
+        return replace(cfg, adam_steps=max(1, round(cfg.adam_steps * self.teacher_scale)),
+                       lbfgs_steps=round(cfg.lbfgs_steps * self.teacher_scale))
+
+    def teacher(self, problem):
+        return train_teacher(problem, self.teacher_dense, self.teacher_config(), self.teacher_seed)
+
+    def dense_training_seconds(self, teacher) -> float:
+        """One protocol-length dense training's cost, estimated from the teacher's (its steps
+        are ``teacher_scale`` times as many)."""
+        return teacher.cost_seconds / self.teacher_scale
+
+
+@dataclass(frozen=True)
+class _TeacherMethod(TeacherSettings, PointSetMethod):
+    family = "labelled"
+
+    def __post_init__(self) -> None:
+        self.check_teacher_settings()
 
     def _finish(self, problem, interior, counts, seed, teacher, extra):
         ps = PointSet(interior, None, condition_points(problem, counts, seed))
