@@ -83,6 +83,11 @@ def _check(D: float, k: float) -> None:
         )
 
 
+def check_params(p: Params) -> None:
+    """``D > 0``, ``k > 0`` and an interface the reference resolves."""
+    _check(p["D"], p["k"])
+
+
 def _rhs(D: float, k: float) -> Rhs:
     """``F = D u_xx - k (u^3 - u)`` with ``F_u = -k (3 u^2 - 1)``, ``F_{u_x} = 0``, ``F_{u_xx} = D``."""
 
@@ -177,6 +182,7 @@ def make() -> Problem:
         ),
         params=NOMINAL,
         reference_fn=reference,
+        check_params=check_params,
         shifts=(
             ShiftFamily("k", (4.5, 5.5), (3.0, 7.0)),
             ShiftFamily("D", (0.0008, 0.0012), (0.0005, 0.002)),

@@ -88,6 +88,16 @@ def _burgers_rhs(
     return NU * uxx - u * ux, -ux, -u, NU
 
 
+def check_params(p: Params) -> None:
+    """The data the method-of-lines reference resolves: ``|a|, |gl|, |gr| <= MAX_DATA``."""
+    a, gl, gr = p["a"], p["gl"], p["gr"]
+    if max(abs(a), abs(gl), abs(gr)) > MAX_DATA:
+        raise PinnddError(
+            f"burgers: the method-of-lines reference is resolved for |a|, |gl|, |gr| <= {MAX_DATA} "
+            f"(the shock narrows as 2 nu / jump); got a={a}, gl={gl}, gr={gr}"
+        )
+
+
 @lru_cache(maxsize=16)
 def solve_mol(a: float, gl: float, gr: float) -> GridSolution:
     """Method-of-lines solution for any data, cached per ``(a, gl, gr)``.
@@ -97,11 +107,7 @@ def solve_mol(a: float, gl: float, gr: float) -> GridSolution:
     quintic tensor spline.
     """
     a, gl, gr = float(a), float(gl), float(gr)
-    if max(abs(a), abs(gl), abs(gr)) > MAX_DATA:
-        raise PinnddError(
-            f"burgers: the method-of-lines reference is resolved for |a|, |gl|, |gr| <= {MAX_DATA} "
-            f"(the shock narrows as 2 nu / jump); got a={a}, gl={gl}, gr={gr}"
-        )
+    check_params({"a": a, "gl": gl, "gr": gr})
     x, d1, d2 = uniform_matrices(MOL_INTERVALS, DOMAIN.lower[0], DOMAIN.upper[0], MOL_ORDER)
     t = np.linspace(DOMAIN.lower[1], DOMAIN.upper[1], MOL_TIMES)
     u = solve_dirichlet(x, d1, d2, _burgers_rhs, initial_numpy(x, a, gl, gr), gl, gr, t,
@@ -165,6 +171,7 @@ def make() -> Problem:
         ),
         params=NOMINAL,
         reference_fn=reference,
+        check_params=check_params,
         shifts=(
             ShiftFamily("a", (0.8, 1.2), (0.5, 1.5)),
             ShiftFamily("gl", (-0.1, 0.1), (-0.3, 0.3)),

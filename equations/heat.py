@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from pinndd.domain import Box
+from pinndd.errors import PinnddError
 from pinndd.problem import Coords, Derivs, Params, Problem, ShiftFamily, dirichlet, initial_value
 
 from . import Verification, register
@@ -37,6 +38,12 @@ def _hard(x: Coords, out: torch.Tensor, p: Params) -> torch.Tensor:
     # the initial profile satisfies both boundary conditions; x (1 - x) t vanishes on all three faces
     xx, t = x["x"], x["t"]
     return _initial(x, p) + xx * (1.0 - xx) * t * out
+
+
+def check_params(p: Params) -> None:
+    """Forward diffusion only: ``alpha > 0`` (the backward heat equation is ill-posed)."""
+    if not p["alpha"] > 0:
+        raise PinnddError(f"heat: need diffusivity alpha > 0; got {p['alpha']}")
 
 
 def reference(points: np.ndarray, p: Params) -> np.ndarray:
@@ -95,6 +102,7 @@ def make() -> Problem:
         conditions=conditions,
         params={"alpha": 0.1, "TL": 0.0, "TR": 1.0},
         reference_fn=reference,
+        check_params=check_params,
         shifts=(
             ShiftFamily("TL", (-0.2, 0.2), (-1.0, 1.0)),
             ShiftFamily("TR", (0.8, 1.2), (0.0, 2.0)),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt, machine, start, summarise, write_rows  # noqa: E402
+from common import fmt, machine, parse_variant, start, summarise, write_rows  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import evaluate, methods, residual_mse, train  # noqa: E402
@@ -43,24 +43,6 @@ def run_one(problem, method: str, budget: int, seed: int, config, held_out, labe
             "extra_seconds": ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0),
             "train_seconds": res.wall_time, "n_points": len(ps), "adam_steps": config.adam_steps,
             "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": (ps.metadata.get("labels") or {}).get("l2re", float("nan"))}
-
-
-def parse_variant(spec: str) -> tuple[str, tuple[str, dict]]:
-    """``"LABEL=METHOD:key=value,key=value"`` -> ``(LABEL, (METHOD, settings))``; values are read as
-    JSON where they parse (numbers, booleans), else kept as strings."""
-    label, _, rest = spec.partition("=")
-    method, _, opts = rest.partition(":")
-    if not label or not method:
-        raise SystemExit(f"--variant needs LABEL=METHOD[:key=value,...]; got {spec!r}")
-    settings = {}
-    for item in filter(None, opts.split(",")):
-        k, _, v = item.partition("=")
-        try:
-            settings[k] = json.loads(v)
-        except json.JSONDecodeError:
-            settings[k] = v
-    methods.get(method, **settings)  # fail early on unknown methods or settings
-    return label, (method, settings)
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 import pinndd
+from pinndd import methods
 
 
 def machine() -> dict:
@@ -75,3 +76,21 @@ def start(args):
 def default_budget(proto, budget: int | None) -> int:
     """``budget`` or the protocol's 256-point budget (its largest when it has none)."""
     return budget or (256 if 256 in proto.budgets else max(proto.budgets))
+
+
+def parse_variant(spec: str) -> tuple[str, tuple[str, dict]]:
+    """``"LABEL=METHOD:key=value,key=value"`` -> ``(LABEL, (METHOD, settings))``; values are read as
+    JSON where they parse (numbers, booleans), else kept as strings."""
+    label, _, rest = spec.partition("=")
+    method, _, opts = rest.partition(":")
+    if not label or not method:
+        raise SystemExit(f"--variant needs LABEL=METHOD[:key=value,...]; got {spec!r}")
+    settings = {}
+    for item in filter(None, opts.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            settings[k] = json.loads(v)
+        except json.JSONDecodeError:
+            settings[k] = v
+    methods.get(method, **settings)  # fail early on unknown methods or settings
+    return label, (method, settings)

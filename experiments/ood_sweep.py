@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -34,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import default_budget, machine, start, write_rows  # noqa: E402
+from common import default_budget, machine, parse_variant, start, write_rows  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import methods, ood  # noqa: E402
@@ -92,18 +93,27 @@ def main(argv=None) -> int:
     ap.add_argument("--labels", default="drop", choices=["drop", "relabel", "reference", "parametric"])
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=METHOD[:key=value,...]",
+                    help="an extra row label for a method with settings, e.g. "
+                         "'label_exchange (teacher 3x)=label_exchange:teacher_scale=3'")
     ap.add_argument("--out", default="experiments/out/ood")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows in OUT/rows.json and make only the (pde, shift, method, set) not there")
     args = ap.parse_args(argv)
     proto = start(args)
     budget = default_budget(proto, args.budget)
     registered = set(methods.names())
-    names = args.methods or [m for m in DEFAULT_METHODS if m == "dense" or m in registered]
+    variants = dict(parse_variant(v) for v in args.variant)
+    names = args.methods if args.methods is not None else (
+        [] if variants else [m for m in DEFAULT_METHODS if m == "dense" or m in registered])
     unknown = [m for m in names if m != "dense" and m not in registered]
     if unknown:
         raise PinnddError(f"unknown methods {unknown}; registered: {sorted(registered)} (and 'dense')")
+    runs = {name: (name, {}) for name in names} | variants  # row label -> (method, its own settings)
     seeds = list(range(args.seeds))
     out = Path(args.out)
-    rows: list[dict] = []
+    rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
+    done = {(r["pde"], r["param"], r["method"], r.get("set_seed", 0)) for r in rows}
     teachers: list[dict] = []
     t_start = time.perf_counter()
     for pde in args.pde:
@@ -118,13 +128,16 @@ def main(argv=None) -> int:
                 labels = pres.teacher()
                 teachers += [{**r, "cost_seconds": pres.cost_seconds} for r in pres.evaluate([v for v, _ in values])]
                 log.info("%s %s: parametric teacher in %.1f s", pde, param, pres.cost_seconds)
-            for name in names:
+            for name, (method, settings) in runs.items():
                 for set_seed in range(args.set_seeds):
+                    if (pde, param, name, set_seed) in done:
+                        continue
                     t0 = time.perf_counter()
-                    if name == "dense":
+                    if method == "dense":
                         ps = methods.get("sobol").make(problem, proto.dense, seed=set_seed)
                     else:
-                        ps = methods.get(name, **method_settings(name, proto)).make(problem, budget, seed=set_seed)
+                        kw = {**method_settings(method, proto), **settings}
+                        ps = methods.get(method, **kw).make(problem, budget, seed=set_seed)
                     make_s = time.perf_counter() - t0
                     extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
                     new = ood.retrain_ood(problem, ps, fam, values, proto.train, seeds, labels, held_out=held_out,

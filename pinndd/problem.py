@@ -229,6 +229,11 @@ class Problem:
         unless ``eval_points`` is given.
     eval_points:
         Explicit evaluation points, e.g. a published reference grid.
+    check_params:
+        ``check_params(params)`` raises :class:`~pinndd.errors.PinnddError` for parameter values
+        the problem does not support (an ill-posed PDE, or data its reference does not resolve);
+        :meth:`with_params` calls it, so a bad value fails where it is set, not when the
+        reference is first evaluated.
     """
 
     name: str
@@ -245,6 +250,7 @@ class Problem:
     eval_points: np.ndarray | None = None
     nominal: Mapping[str, float] | None = None
     description: str = ""
+    check_params: Callable[[Params], None] | None = None
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -276,7 +282,10 @@ class Problem:
         for k, v in values.items():
             if not np.isfinite(float(v)):
                 raise PinnddError(f"parameter {k!r} must be finite; got {v}")
-        return dataclasses.replace(self, params={**self.params, **values}, nominal=self.nominal)
+        params = {**self.params, **{k: float(v) for k, v in values.items()}}
+        if self.check_params is not None:
+            self.check_params(MappingProxyType(params))
+        return dataclasses.replace(self, params=params, nominal=self.nominal)
 
     @property
     def is_nominal(self) -> bool:

@@ -56,6 +56,27 @@ def test_with_params_and_shift_families(pde_name):
         problem.with_params(not_a_parameter=1.0)
 
 
+def test_declared_shift_ranges_pass_the_parameter_check(pde_name):
+    """Every value a declared family reaches (out-of-distribution ends included) is one the
+    problem accepts, so the OOD evaluator never asks for an unsupported reference."""
+    problem = equations.get(pde_name)
+    for fam in problem.shifts:
+        for value in (*fam.out_range, *fam.in_range):
+            problem.with_params(**{fam.param: value})
+
+
+@pytest.mark.parametrize(("pde_name", "params", "match"), [
+    ("burgers", {"a": 2.5}, "resolved for"), ("burgers", {"gl": -3.0}, "resolved for"),
+    ("allen_cahn", {"D": -1e-3}, "D > 0"), ("allen_cahn", {"D": 1e-7}, "interfaces of width"),
+    ("heat", {"alpha": 0.0}, "alpha > 0"),
+])
+def test_with_params_refuses_unsupported_values(pde_name, params, match):
+    problem = equations.get(pde_name)
+    with pytest.raises(PinnddError, match=match):
+        problem.with_params(**params)
+    assert problem.with_params(**{k: problem.params[k] for k in params}).is_nominal
+
+
 def test_shift_family_values():
     fam = ShiftFamily("a", (0.8, 1.2), (0.5, 1.5))
     vals = fam.values(3, 2)
