@@ -2,7 +2,9 @@
 
 The proposal removes points where the student already fits and adds them where it does not;
 a proposal is kept exactly when its student's validation error is lower; labels are the
-teacher's at the final points; resume equals an uninterrupted run; bad settings are refused."""
+teacher's at the final points; resume equals an uninterrupted run; bad settings are refused.
+task_exchange: the same rounds serving the values of a shift family, each once per K rounds,
+each with its own teacher."""
 
 import numpy as np
 import pytest
@@ -12,8 +14,8 @@ from pinndd import PinnddError, methods
 TINY = dict(teacher_dense=64, teacher_protocol="smoke", dense=256, dense_batch=64, student_fraction=1.0, progress=False)
 
 
-def lx(**kw):
-    return methods.get("label_exchange", **{**TINY, **kw})
+def lx(name="label_exchange", **kw):
+    return methods.get(name, **{**TINY, **kw})
 
 
 
@@ -48,10 +50,11 @@ def test_accepts_exactly_the_better_proposals_and_labels_with_teacher(heat):
     assert moved == any(meta["accepted"])
 
 
-def test_resume_equals_uninterrupted_run(heat, tmp_path):
-    full = lx(outer_steps=4, checkpoint_every=2, checkpoint_dir=str(tmp_path / "a")).make(heat, 24, seed=2)
-    lx(outer_steps=2, checkpoint_every=2, checkpoint_dir=str(tmp_path / "b")).make(heat, 24, seed=2)
-    resumed = lx(outer_steps=4, checkpoint_every=2, checkpoint_dir=str(tmp_path / "b")).make(heat, 24, seed=2)
+@pytest.mark.parametrize("name", ["label_exchange", "task_exchange"])
+def test_resume_equals_uninterrupted_run(heat, tmp_path, name):
+    full = lx(name, outer_steps=4, checkpoint_every=2, checkpoint_dir=str(tmp_path / "a")).make(heat, 24, seed=2)
+    lx(name, outer_steps=2, checkpoint_every=2, checkpoint_dir=str(tmp_path / "b")).make(heat, 24, seed=2)
+    resumed = lx(name, outer_steps=4, checkpoint_every=2, checkpoint_dir=str(tmp_path / "b")).make(heat, 24, seed=2)
     assert resumed.metadata["resumed_from_step"] == 2
     np.testing.assert_array_equal(resumed.interior, full.interior)
     np.testing.assert_array_equal(resumed.targets, full.targets)
@@ -59,7 +62,24 @@ def test_resume_equals_uninterrupted_run(heat, tmp_path):
     assert resumed.metadata["accepted"] == full.metadata["accepted"]
 
 
+def test_task_exchange_serves_every_value_with_its_own_teacher(heat):
+    m = lx("task_exchange", outer_steps=6, n_in=2, n_out=0)  # heat TL: ID ends -0.2, 0.2 and the nominal 0
+    ps = m.make(heat, 24, seed=3)
+    task = ps.metadata["task"]
+    assert task["param"] == "TL" and task["values"] == [-0.2, 0.0, 0.2]
+    assert sorted(task["round_values"][:3]) == sorted(task["round_values"][3:]) == task["values"]
+    teachers = [m.teacher(t) for t in m.tasks(heat)]
+    assert [t.params["TL"] for t in teachers] == task["values"]
+    assert ps.metadata["teacher_seconds"] == pytest.approx(sum(t.cost_seconds for t in teachers))
+    np.testing.assert_allclose(ps.targets, m.teacher(heat).predict(ps.interior), rtol=1e-12)
+    assert ps.metadata["labels_params"] == dict(heat.params)
+    assert ps.metadata["accepted"] == [p < c for p, c in zip(ps.metadata["proposal_log"], ps.metadata["outer_log"],
+                                                             strict=True)]
+
+
 def test_bad_settings(heat):
+    with pytest.raises(PinnddError, match="n_in"):
+        methods.get("task_exchange", n_in=0)
     with pytest.raises(PinnddError, match="exchange_fraction"):
         methods.get("label_exchange", exchange_fraction=0.9)
     with pytest.raises(PinnddError, match="student_fraction"):

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     outcome,
     samplers,
     task_aware,
+    task_exchange,
     trajectory_matching,
 )
 from .base import PointSetMethod, condition_points, get, interior_points, names, register

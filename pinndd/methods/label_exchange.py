@@ -168,12 +168,29 @@ class LabelExchange(Checkpointed, _TeacherMethod):
         except (OSError, ValueError, KeyError) as e:
             raise PinnddError(f"cannot read label_exchange checkpoint {path}: {e}") from None
 
+    # -- tasks (one here; several in task_exchange) --------------------------------------------
+    def tasks(self, problem) -> list:
+        """The problems the set serves; round ``r`` trains its students on ``tasks[round_task]``."""
+        return [problem]
+
+    def round_task(self, n_tasks: int, seed: int, r: int) -> int:
+        """Index of the task of round ``r`` (deterministic in ``(seed, r)``)."""
+        return 0
+
     # -- the loop ------------------------------------------------------------------------------
     def _make(self, problem, counts, seed):
         teacher = self.teacher(problem)
         conds = condition_points(problem, counts, seed)
         pool = problem.domain.from_unit(sample_unit("sobol", self.dense, problem.domain.dim, seed + 104_729))
-        u_pool = teacher.predict(pool)
+        tasks = self.tasks(problem)
+        served: dict[int, tuple] = {}  # task index -> (teacher, teacher at the pool), made when first needed
+
+        def task(i):
+            if i not in served:
+                t = self.teacher(tasks[i])
+                served[i] = (t, t.predict(pool))
+            return served[i]
+
         key = self.checkpoint_key(problem, counts, seed)
         state = self._resume(problem, key)
         if state is None:
@@ -182,8 +199,8 @@ class LabelExchange(Checkpointed, _TeacherMethod):
             start, interior, outer_log, proposal_log, accepted = state
             log.info("label_exchange: resumed at round %d", start)
 
-        def labelled(points):
-            return label(PointSet(points, None, conds), teacher, self.target_weight)
+        def labelled(points, by):
+            return label(PointSet(points, None, conds), by, self.target_weight)
 
         t0 = time.perf_counter()
         bar = tqdm(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
@@ -194,10 +211,12 @@ class LabelExchange(Checkpointed, _TeacherMethod):
             order = rng.permutation(len(pool))
             half = min(self.dense_batch, len(pool) // 2)
             cand, val = order[:half], order[half:2 * half]
-            j_cur, err_val, model = self.outcome(problem, labelled(interior), teacher, student_seed, pool[val], u_pool[val])
+            i = self.round_task(len(tasks), seed, r)
+            task_problem, (by, u_pool) = tasks[i], task(i)
+            j_cur, err_val, model = self.outcome(task_problem, labelled(interior, by), by, student_seed, pool[val], u_pool[val])
             err_cand = np.abs(predict(model, pool[cand]) - u_pool[cand])
             proposal = self.propose(problem, interior, err_val, pool[val], pool[cand], err_cand, rng)
-            j_new, _, _ = self.outcome(problem, labelled(proposal), teacher, student_seed, pool[val], u_pool[val])
+            j_new, _, _ = self.outcome(task_problem, labelled(proposal, by), by, student_seed, pool[val], u_pool[val])
             outer_log.append(j_cur)
             proposal_log.append(j_new)
             accepted.append(j_new < j_cur)
@@ -210,11 +229,13 @@ class LabelExchange(Checkpointed, _TeacherMethod):
                     "step": np.array(r + 1), "interior": interior, "outer_log": np.asarray(outer_log, dtype=np.float64),
                     "proposal_log": np.asarray(proposal_log, dtype=np.float64), "accepted": np.asarray(accepted, dtype=bool)})
         bar.close()
-        out = labelled(interior)
+        out = labelled(interior, teacher)
+        teachers = {id(t): t for t in [teacher, *(t for t, _ in served.values())]}
         meta = {"init_method": self.init, "outer_log": outer_log, "proposal_log": proposal_log, "accepted": accepted,
                 "resumed_from_step": start,
                 "labels": out.metadata["labels"], "labels_params": out.metadata["labels_params"],
-                "teacher_seconds": teacher.cost_seconds, "dense_training_seconds": self.dense_training_seconds(teacher),
+                "teacher_seconds": sum(t.cost_seconds for t in teachers.values()),
+                "dense_training_seconds": self.dense_training_seconds(teacher),
                 "cost_seconds_outer": time.perf_counter() - t0, "student_config": self.student_config().to_dict()}
         return out, meta
 
