@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 class LabelExchange(Checkpointed, _TeacherMethod):
     """Labelled set improved by accepted exchange moves judged by trained students (module docstring).
 
-    Parameters (beside the teacher settings of the labelled methods)
+    Parameters (beside the teacher settings of the labelled methods; ``teacher_scale`` defaults
+    to 3 here)
     ----------
     init:
         Registered placement the set starts from (same budget and seed); labels are dropped and
@@ -96,6 +97,11 @@ class LabelExchange(Checkpointed, _TeacherMethod):
     family = "label_distiller"
 
     init: str = "sobol"
+    #: Students are held to the teacher's error; a 3x longer teacher took Burgers at 256 points
+    #: from 0.0212 to 0.0122 L2RE, Poisson from 0.0046 to 0.0032, Klein-Gordon from 0.12 to
+    #: 0.049 (5 seeds each; heat and advection unchanged) at about 3.7x one dense training in all
+    #: (experiments/RESULTS.md §5b).
+    teacher_scale: float = 3.0
     outer_steps: int = 6
     exchange_fraction: float = 0.125
     neighbours: int = 8
