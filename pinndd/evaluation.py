@@ -66,3 +66,15 @@ def residual_mse(problem, model: torch.nn.Module, points: np.ndarray, batch: int
         r = problem.residual(d, coords(x, problem.domain), problem.params)
         total += float(r.detach().double().square().sum())
     return total / len(points)
+
+
+def physics_loss(problem, model: torch.nn.Module, pointset) -> float:
+    """The PINN loss ``L_pde + sum_c lambda_c L_c`` of ``model`` on ``pointset`` (its labels, if
+    any, ignored; conditions a hard-constraint model enforces skipped): a reference-free measure
+    of how well a trained network satisfies the problem, e.g. on a held-out set."""
+    from .losses import TensorPoints, loss_terms, total_loss
+
+    dtype, device = _model_dtype_device(model)
+    skip = tuple(problem.hard_conditions) if getattr(model, "hard", False) else ()
+    terms = loss_terms(problem, model, TensorPoints.from_pointset(pointset.without_labels(), dtype, device), skip=skip)
+    return float(total_loss(problem, terms, {}, 0.0).detach())

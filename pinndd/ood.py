@@ -168,7 +168,8 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     if source == "dense-pinn":
         try:
             config = TrainConfig(**info["config"])
-            return train_teacher(problem, int(info["dense"]), config, int(info["seed"]), str(info["method"]))
+            return train_teacher(problem, int(info["dense"]), config, int(info["seed"]), str(info["method"]),
+                                 int(info.get("candidates", 1)))
         except (KeyError, TypeError) as e:
             raise PinnddError(f"the set's labels metadata lacks the dense teacher's settings ({e}); "
                               "pass labels=<callable shifted_problem -> Teacher>") from None

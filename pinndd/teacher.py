@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from .errors import PinnddError
-from .evaluation import evaluate, predict
+from .evaluation import evaluate, physics_loss, predict
 from .pointset import PointSet
 
 
@@ -81,26 +81,49 @@ class Teacher:
 _CACHE: dict[str, Teacher] = {}
 
 
-def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol") -> Teacher:
+def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol",
+                  candidates: int = 1) -> Teacher:
     """Train a PINN on a dense set of ``dense`` interior points (method ``method``) and return
     it as a teacher. Cached within the process per problem, parameters, size and settings, so
-    a sweep pays for one teacher; ``cost_seconds`` is the cost of making it (point set +
-    training) whether or not this call hit the cache."""
+    a sweep pays for one teacher; ``cost_seconds`` is the cost of making it (point sets +
+    training of every candidate) whether or not this call hit the cache.
+
+    ``candidates > 1`` trains that many (candidate ``i``: point-set seed ``seed + i``, network
+    seed ``config.seed + i``) and keeps the one with the lowest physics loss
+    (:func:`pinndd.evaluation.physics_loss`) on a held-out uniform set of ``dense`` points: no
+    reference is used, so a failed run is caught where the error cannot be measured. Candidate
+    0 is the single teacher of ``candidates=1``. ``info`` records every candidate's held-out
+    loss (and reference error where there is one) and the chosen index.
+    """
     from . import methods, protocols
     from .training import train
 
     config = config or protocols.get("quick").train
-    key = json.dumps([problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method], sort_keys=True)
+    if candidates < 1:
+        raise PinnddError(f"candidates must be >= 1; got {candidates}")
+    key = json.dumps([problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method, candidates],
+                     sort_keys=True)
     if key in _CACHE:
         return _CACHE[key]
     t0 = time.perf_counter()
-    ps = methods.get(method).make(problem, dense, seed=seed)
-    res = train(problem, ps, config)
+    held_out = methods.get("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
+    models, losses = [], []
+    for i in range(candidates):
+        ps = methods.get(method).make(problem, dense, seed=seed + i)
+        res = train(problem, ps, replace(config, seed=config.seed + i))
+        models.append(res.model)
+        losses.append(physics_loss(problem, res.model, held_out) if held_out is not None else float("nan"))
+    best = int(np.nanargmin(losses)) if candidates > 1 else 0
     cost = time.perf_counter() - t0
     info: dict[str, Any] = {"dense": dense, "method": method, "seed": seed, "config": config.to_dict()}
+    if candidates > 1:
+        info.update(candidates=candidates, chosen=best, candidate_heldout_loss=losses)
     if problem.has_reference:
-        info["l2re"] = evaluate(problem, res.model)["l2re"]
-    teacher = Teacher(res.model, problem.name, dict(problem.params), "dense-pinn", cost, info)
+        l2 = [evaluate(problem, m)["l2re"] for m in models]
+        info["l2re"] = l2[best]
+        if candidates > 1:
+            info["candidate_l2re"] = l2
+    teacher = Teacher(models[best], problem.name, dict(problem.params), "dense-pinn", cost, info)
     _CACHE[key] = teacher
     return teacher
 

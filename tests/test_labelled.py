@@ -98,3 +98,28 @@ def test_teacher_scale_lengthens_the_teacher_only(name):
     assert teacher_like(problem, ps) is teacher  # same settings: the cached teacher
     with pytest.raises(PinnddError, match="teacher_scale"):
         methods.get(name, teacher_scale=0.0)
+
+
+def test_teacher_candidates_keep_the_lowest_heldout_physics_loss(heat):
+    """Best-of-k teachers: the kept one has the lowest held-out physics loss (no reference used),
+    candidate 0 is the single teacher, and relabelling rebuilds the same selection."""
+    from pinndd import protocols
+    from pinndd.evaluation import physics_loss
+    from pinndd.ood import teacher_like
+    from pinndd.teacher import train_teacher
+
+    cfg = protocols.get("smoke").train
+    one = train_teacher(heat, 64, cfg, seed=5)
+    best = train_teacher(heat, 64, cfg, seed=5, candidates=3)
+    losses = best.info["candidate_heldout_loss"]
+    assert len(losses) == 3 and best.info["chosen"] == int(np.argmin(losses))
+    held_out = methods.get("uniform").make(heat, 64, seed=5 + 1_000_003)
+    assert physics_loss(heat, best.model, held_out) == pytest.approx(min(losses), rel=1e-6)
+    assert best.info["candidate_l2re"][0] == pytest.approx(one.info["l2re"], rel=1e-6)
+    assert len(set(np.round(losses, 12))) == 3  # the candidates differ
+    m = methods.get("teacher_labels", teacher_dense=64, teacher_protocol="smoke", teacher_seed=5, teacher_candidates=3)
+    assert m.teacher(heat) is best
+    ps = m.make(heat, 16, seed=0)
+    assert teacher_like(heat, ps) is best
+    with pytest.raises(PinnddError, match="teacher_candidates"):
+        methods.get("teacher_labels", teacher_candidates=0)

@@ -54,6 +54,10 @@ class TeacherSettings:
         the quick protocol a 3x longer teacher (seed 0) has 0.33x (Burgers), 0.41x (heat) and
         0.53x (Poisson) the error of a protocol-length one, but 1.8x on advection
         (experiments/RESULTS.md). Its cost is counted in ``teacher_seconds``.
+    teacher_candidates:
+        Train that many teachers (seeds ``teacher_seed + i``) and keep the one with the lowest
+        physics loss on held-out points (no reference used; :func:`pinndd.teacher.train_teacher`):
+        one dense PINN run in a few fails, and a labelled set inherits its teacher's failure.
     """
 
     #: 100 beat 10 on Burgers at 256 points (teacher_density, 3 seeds: 0.022 vs 0.029 mean L2RE;
@@ -63,6 +67,7 @@ class TeacherSettings:
     teacher_seed: int = 0
     teacher_protocol: str = "quick"
     teacher_scale: float = 1.0
+    teacher_candidates: int = 1
 
     def check_teacher_settings(self) -> None:
         if not self.target_weight > 0:
@@ -71,12 +76,14 @@ class TeacherSettings:
             raise PinnddError("teacher_dense must be a positive number of interior points")
         if not self.teacher_scale > 0:
             raise PinnddError(f"teacher_scale must be positive; got {self.teacher_scale}")
+        if self.teacher_candidates < 1:
+            raise PinnddError(f"teacher_candidates must be >= 1; got {self.teacher_candidates}")
 
     def teacher_settings(self) -> dict:
         """These settings as keyword arguments (to give a labelled start method the same teacher)."""
         return {"target_weight": self.target_weight, "teacher_dense": self.teacher_dense,
                 "teacher_seed": self.teacher_seed, "teacher_protocol": self.teacher_protocol,
-                "teacher_scale": self.teacher_scale}
+                "teacher_scale": self.teacher_scale, "teacher_candidates": self.teacher_candidates}
 
     def teacher_config(self):
         """The teacher's training settings: the protocol's, steps scaled by ``teacher_scale``."""
@@ -89,12 +96,13 @@ class TeacherSettings:
                        lbfgs_steps=round(cfg.lbfgs_steps * self.teacher_scale))
 
     def teacher(self, problem):
-        return train_teacher(problem, self.teacher_dense, self.teacher_config(), self.teacher_seed)
+        return train_teacher(problem, self.teacher_dense, self.teacher_config(), self.teacher_seed,
+                             candidates=self.teacher_candidates)
 
     def dense_training_seconds(self, teacher) -> float:
-        """One protocol-length dense training's cost, estimated from the teacher's (its steps
-        are ``teacher_scale`` times as many)."""
-        return teacher.cost_seconds / self.teacher_scale
+        """One protocol-length dense training's cost, estimated from the teacher's (``teacher_candidates``
+        trainings of ``teacher_scale`` times the steps)."""
+        return teacher.cost_seconds / (self.teacher_scale * self.teacher_candidates)
 
 
 @dataclass(frozen=True)
