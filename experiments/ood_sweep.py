@@ -115,6 +115,7 @@ def main(argv=None) -> int:
     rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
     done = {(r["pde"], r["param"], r["method"], r.get("set_seed", 0)) for r in rows}
     teachers: list[dict] = []
+    failures: list[dict] = []
     t_start = time.perf_counter()
     for pde in args.pde:
         problem = equations.get(pde)
@@ -137,7 +138,13 @@ def main(argv=None) -> int:
                         ps = methods.get("sobol").make(problem, proto.dense, seed=set_seed)
                     else:
                         kw = {**method_settings(method, proto), **settings}
-                        ps = methods.get(method, **kw).make(problem, budget, seed=set_seed)
+                        try:
+                            ps = methods.get(method, **kw).make(problem, budget, seed=set_seed)
+                        except PinnddError as e:  # a method that fails here is reported, not fatal
+                            log.warning("%s %s %s set %d failed: %s", pde, param, name, set_seed, e)
+                            failures.append({"pde": pde, "param": param, "method": name, "set_seed": set_seed,
+                                             "error": str(e)})
+                            continue
                     make_s = time.perf_counter() - t0
                     extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
                     new = ood.retrain_ood(problem, ps, fam, values, proto.train, seeds, labels, held_out=held_out,
@@ -153,7 +160,9 @@ def main(argv=None) -> int:
     write_rows(rows, out, "rows")
     if teachers:
         write_rows(teachers, out, "parametric_teachers")
-    report(rows, teachers, out, proto, args, budget, time.perf_counter() - t_start)
+    if failures:
+        write_rows(failures, out, "failures")
+    report(rows, teachers, out, proto, args, budget, time.perf_counter() - t_start, failures)
     return 0
 
 
@@ -163,7 +172,8 @@ def _cell(errs: list[float], ratio: float | None) -> str:
     return s + (f" ({ratio:.2f}×)" if ratio is not None and np.isfinite(ratio) else "")
 
 
-def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budget: int, wall: float) -> None:
+def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budget: int, wall: float,
+           failures: list[dict] = ()) -> None:
     lines = [
         f"Command: `python experiments/ood_sweep.py {' '.join(sys.argv[1:])}`", "",
         f"Machine: {machine()}; wall {wall:.0f} s", "",
@@ -220,6 +230,8 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         ax.legend(fontsize=8)
         fig.savefig(out / f"ood_{pde}_{param}.png", dpi=120)
         plt.close(fig)
+    lines += [f"Failed to make a set: {f['pde']} {f['param']} {f['method']} (set {f['set_seed']}): {f['error']}"
+              for f in failures]
     (out / "table.md").write_text("\n".join(lines) + "\n")
 
 
