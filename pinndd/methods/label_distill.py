@@ -104,7 +104,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
         Whether the labels (or offsets) move, and their Adam learning rate (in units of ``u``).
     follow_teacher:
         See above.
-    target_weight, teacher_dense, teacher_seed, teacher_protocol, teacher_scale:
+    target_weight, teacher_dense, teacher_seed, teacher_protocol, teacher_scale, teacher_candidates:
         The teacher settings (:class:`~pinndd.methods.labelled.TeacherSettings`); ``target_weight``
         is also the data-term weight of the student's loss.
     """

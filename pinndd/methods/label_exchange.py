@@ -99,7 +99,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
     init: str = "sobol"
     #: Students are held to the teacher's error; a 3x longer teacher took Burgers at 256 points
     #: from 0.0212 to 0.0122 L2RE, Poisson from 0.0046 to 0.0032, Klein-Gordon from 0.12 to
-    #: 0.049 (5 seeds each; heat and advection unchanged) at about 3.7x one dense training in all
+    #: 0.049 (5 seeds each; heat and advection unchanged) at about 3.6x one dense training in all
     #: (experiments/RESULTS.md §5b).
     teacher_scale: float = 3.0
     outer_steps: int = 6
