@@ -162,8 +162,13 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     sampler, seed and training settings (one dense training per new parameter tuple, cached in
     the process). ``reference`` labels: the shifted reference. Anything else (a user's model,
     a parametric network) cannot be rebuilt from metadata: pass a teacher factory instead.
+    Labels a label distiller learned are replaced by its teacher's at the shifted parameters.
     """
     info = pointset.metadata.get("labels") or {}
+    if isinstance(info.get("teacher"), dict):
+        # a label distiller's labels (learned, or the teacher plus learned offsets): rebuild the
+        # teacher they started from; the learned adjustments belong to the nominal problem
+        info = info["teacher"]
     source = info.get("source")
     if source == "dense-pinn":
         try:

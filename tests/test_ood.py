@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import pinndd
-from pinndd import PinnddError, ShiftFamily, TrainConfig, ood
+from pinndd import PinnddError, ShiftFamily, TrainConfig, methods, ood
 from pinndd.teacher import Teacher, label, reference_teacher
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lr=1e-2, progress=False, log_every=10)
@@ -143,6 +143,19 @@ def test_labelled_set_is_relabelled_for_the_shift(heat, labelled_set):
     ps2, outcome2 = ood.shifted_pointset(labelled_set, shifted, "relabel")
     assert outcome2 == "relabelled:reference"
     np.testing.assert_array_equal(ps2.targets, ps.targets)
+
+
+@pytest.mark.parametrize("name", ["kip_labels", "label_outcome"])
+def test_learned_labels_are_relabelled_by_their_teacher(heat, name):
+    """A label distiller's learned labels hold at the nominal problem only; "relabel" rebuilds
+    the teacher they started from for the shifted one."""
+    m = methods.get(name, outer_steps=1, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
+                    teacher_protocol="smoke", progress=False)
+    ps = m.make(heat, 16, seed=0)
+    shifted = heat.with_params(TL=0.5)
+    out, outcome = ood.shifted_pointset(ps, shifted, "relabel")
+    assert outcome == "relabelled:dense-pinn" and out.metadata["labels_params"] == dict(shifted.params)
+    np.testing.assert_allclose(out.targets, m.teacher(shifted).predict(ps.interior), rtol=1e-12)
 
 
 def test_bad_label_modes_raise(heat, labelled_set, sobol_set):
