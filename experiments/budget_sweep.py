@@ -28,6 +28,7 @@ from common import fmt, machine, parse_variant, start, summarise, write_rows  # 
 import equations  # noqa: E402
 from pinndd import evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
+from pinndd.teacher import labels_teacher  # noqa: E402
 
 log = logging.getLogger("budget_sweep")
 
@@ -42,7 +43,7 @@ def run_one(problem, method: str, budget: int, seed: int, config, held_out, labe
             "seed": seed, **m, "residual_mse": residual_mse(problem, res.model, held_out), "make_seconds": make_s,
             "extra_seconds": ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0),
             "train_seconds": res.wall_time, "n_points": len(ps), "adam_steps": config.adam_steps,
-            "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": (ps.metadata.get("labels") or {}).get("l2re", float("nan"))}
+            "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": labels_teacher(ps.metadata).get("l2re", float("nan"))}
 
 
 def main(argv=None) -> int:

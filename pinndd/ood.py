@@ -44,7 +44,7 @@ from .errors import PinnddError
 from .evaluation import evaluate, residual_mse
 from .pointset import PointSet
 from .problem import Problem, ShiftFamily
-from .teacher import Teacher, label, reference_teacher, train_teacher
+from .teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
 from .training import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -164,11 +164,7 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     a parametric network) cannot be rebuilt from metadata: pass a teacher factory instead.
     Labels a label distiller learned are replaced by its teacher's at the shifted parameters.
     """
-    info = pointset.metadata.get("labels") or {}
-    if isinstance(info.get("teacher"), dict):
-        # a label distiller's labels (learned, or the teacher plus learned offsets): rebuild the
-        # teacher they started from; the learned adjustments belong to the nominal problem
-        info = info["teacher"]
+    info = labels_teacher(pointset.metadata)  # a label distiller's learned adjustments are dropped
     source = info.get("source")
     if source == "dense-pinn":
         try:

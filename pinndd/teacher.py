@@ -144,6 +144,15 @@ def reference_teacher(problem) -> Teacher:
     return Teacher(model, problem.name, dict(problem.params), "reference")
 
 
+def labels_teacher(metadata: dict) -> dict[str, Any]:
+    """The description (:meth:`Teacher.describe`) of the teacher behind a set's labels, from its
+    metadata: ``labels`` itself for a labelled method, the nested ``labels["teacher"]`` for a
+    label distiller (whose labels are learned from, or offsets on, that teacher's); ``{}`` for
+    an unlabelled set."""
+    info = metadata.get("labels") or {}
+    return info["teacher"] if isinstance(info.get("teacher"), dict) else info
+
+
 def label(pointset: PointSet, teacher: Teacher, target_weight: float = 10.0) -> PointSet:
     """``pointset`` with its interior points labelled by ``teacher`` (data-term weight
     ``target_weight``); the metadata records the labels' source and parameters."""

@@ -13,7 +13,7 @@ from torch import nn
 
 import pinndd
 from pinndd import PinnddError, ShiftFamily, TrainConfig, methods, ood
-from pinndd.teacher import Teacher, label, reference_teacher
+from pinndd.teacher import Teacher, label, labels_teacher, reference_teacher
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lr=1e-2, progress=False, log_every=10)
 
@@ -152,6 +152,7 @@ def test_learned_labels_are_relabelled_by_their_teacher(heat, name):
     m = methods.get(name, outer_steps=1, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
                     teacher_protocol="smoke", progress=False)
     ps = m.make(heat, 16, seed=0)
+    assert labels_teacher(ps.metadata)["l2re"] == m.teacher(heat).info["l2re"]
     shifted = heat.with_params(TL=0.5)
     out, outcome = ood.shifted_pointset(ps, shifted, "relabel")
     assert outcome == "relabelled:dense-pinn" and out.metadata["labels_params"] == dict(shifted.params)
