@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         pts = problem.evaluation_points()
         ref = problem.reference(pts)
 
-        def run(tag, config, seed):
+        def run(tag, config, seed, problem=problem, pde=pde, pts=pts, ref=ref):
             t0 = time.perf_counter()
             ps = methods.get("sobol").make(problem, proto.dense, seed=seed)
             pred = predict(train(problem, ps, replace(config, seed=seed)).model, pts)

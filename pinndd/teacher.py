@@ -4,7 +4,8 @@ A *labelled* point set carries solution values ``y_i`` at its interior points; t
 adds ``lambda_data * (1/n) sum_i w_i (u(x_i) - y_i)^2`` to the loss. Labels come from a
 :class:`Teacher`: a PINN trained on a dense set (:func:`train_teacher`, cached per problem,
 parameters and settings within a process), any model a user passes (:func:`from_model`), or
-the reference itself (:func:`reference_teacher`, an oracle for experiments).
+the reference itself (:func:`reference_teacher`, an oracle for experiments). Dense runs can be
+kept on disk for later processes (``$PINNDD_TEACHER_CACHE``, :func:`dense_run`).
 
 Labels hold only for the parameters they were made under: :func:`label` records them in the
 metadata (``labels_params``) and :func:`pinndd.train` refuses a labelled set for other
@@ -13,7 +14,9 @@ parameters until its labels are dropped (``PointSet.without_labels``) or remade.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -80,13 +83,89 @@ class Teacher:
 
 _CACHE: dict[str, Teacher] = {}
 
+#: Environment variable naming a folder where every dense teacher run is kept on disk, so that a
+#: later process (a resumed sweep, a study of teacher selection) reuses it instead of retraining.
+CACHE_ENV = "PINNDD_TEACHER_CACHE"
+_FORMAT = 1
+
+
+def _run_key(problem, dense: int, config, seed: int, method: str) -> str:
+    from . import __version__
+
+    return json.dumps([__version__, problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method],
+                      sort_keys=True)
+
+
+def _cache_file(key: str):
+    from pathlib import Path
+
+    folder = os.environ.get(CACHE_ENV)
+    return Path(folder) / f"teacher-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz" if folder else None
+
+
+def _load_run(problem, config, key: str):
+    """The model and cost of a cached run, or None. Files are numeric arrays and JSON, read
+    without pickle; one whose key or parameters do not match is ignored (and retrained)."""
+    from .training import make_model
+
+    path = _cache_file(key)
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        meta = json.loads(str(arrays.pop("metadata")))
+        if meta.get("key") != key or meta.get("format") != _FORMAT:
+            return None
+        model = make_model(problem, config)
+        state = model.state_dict()
+        if set(state) != set(arrays) or any(state[k].shape != arrays[k].shape for k in state):
+            return None
+        model.load_state_dict({k: torch.as_tensor(arrays[k], dtype=state[k].dtype) for k in state})
+        return model.to(config.device), float(meta["cost_seconds"])
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+
+
+def _save_run(key: str, model: torch.nn.Module, cost: float) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    meta = {"key": key, "format": _FORMAT, "cost_seconds": cost}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, metadata=np.array(json.dumps(meta)), **arrays)
+    os.replace(tmp, path)
+
+
+def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol") -> tuple[torch.nn.Module, float]:
+    """One PINN trained on ``dense`` interior points of ``method`` (point seed ``seed``, network
+    seed ``config.seed``) and its cost in seconds. With ``$PINNDD_TEACHER_CACHE`` set, the run
+    is kept in that folder (arrays and JSON, no pickle) and reused by any later process with the
+    same problem, parameters, settings and pinndd version; the cost reported is that of the
+    original training."""
+    from . import methods
+    from .training import train
+
+    key = _run_key(problem, dense, config, seed, method)
+    hit = _load_run(problem, config, key)
+    if hit is not None:
+        return hit
+    t0 = time.perf_counter()
+    res = train(problem, methods.get(method).make(problem, dense, seed=seed), config)
+    cost = time.perf_counter() - t0
+    _save_run(key, res.model, cost)
+    return res.model, cost
+
 
 def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol",
                   candidates: int = 1) -> Teacher:
     """Train a PINN on a dense set of ``dense`` interior points (method ``method``) and return
     it as a teacher. Cached within the process per problem, parameters, size and settings, so
-    a sweep pays for one teacher; ``cost_seconds`` is the cost of making it (point sets +
-    training of every candidate) whether or not this call hit the cache.
+    a sweep pays for one teacher, and on disk across processes when ``$PINNDD_TEACHER_CACHE``
+    names a folder (:func:`dense_run`); ``cost_seconds`` is the cost of making it (point sets +
+    training of every candidate) whether or not this call hit a cache.
 
     ``candidates > 1`` trains that many (candidate ``i``: point-set seed ``seed + i``, network
     seed ``config.seed + i``) and keeps the one with the lowest physics loss
@@ -96,7 +175,6 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
     loss (and reference error where there is one) and the chosen index.
     """
     from . import methods, protocols
-    from .training import train
 
     config = config or protocols.get("quick").train
     if candidates < 1:
@@ -105,16 +183,14 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
                      sort_keys=True)
     if key in _CACHE:
         return _CACHE[key]
-    t0 = time.perf_counter()
     held_out = methods.get("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
-    models, losses = [], []
+    models, losses, cost = [], [], 0.0
     for i in range(candidates):
-        ps = methods.get(method).make(problem, dense, seed=seed + i)
-        res = train(problem, ps, replace(config, seed=config.seed + i))
-        models.append(res.model)
-        losses.append(physics_loss(problem, res.model, held_out) if held_out is not None else float("nan"))
+        model, seconds = dense_run(problem, dense, replace(config, seed=config.seed + i), seed + i, method)
+        models.append(model)
+        cost += seconds
+        losses.append(physics_loss(problem, model, held_out) if held_out is not None else float("nan"))
     best = int(np.nanargmin(losses)) if candidates > 1 else 0
-    cost = time.perf_counter() - t0
     info: dict[str, Any] = {"dense": dense, "method": method, "seed": seed, "config": config.to_dict()}
     if candidates > 1:
         info.update(candidates=candidates, chosen=best, candidate_heldout_loss=losses)
