@@ -17,6 +17,7 @@ from torch._dynamo.utils import counters
 import equations
 from pinndd import PinnddError, TrainConfig, methods, train, training
 from pinndd.ensemble import train_ensemble
+from pinndd.training import make_model
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lbfgs_steps=5, lr=1e-2, log_every=10, progress=False)
 
@@ -38,7 +39,9 @@ def test_compiled_matches_eager_and_is_reused(heat):
     n_log = len(training.COMPILE_LOG)
     eager = train(problem, ps, TINY)
     comp = train(problem, ps, replace(TINY, compile=True))
-    assert len(training.COMPILE_LOG) == n_log + 1 and training.COMPILE_LOG[-1]["seconds"] > 0
+    # two graphs: the whole Adam step and the loss L-BFGS evaluates
+    assert len(training.COMPILE_LOG) == n_log + 2 and all(e["seconds"] > 0 for e in training.COMPILE_LOG[-2:])
+    assert [e["key"][0] for e in training.COMPILE_LOG[-2:]] == ["adam", "loss"]
     adam = TINY.adam_steps
     np.testing.assert_allclose(comp.history["loss"][:adam], eager.history["loss"][:adam], rtol=2e-5)
     for name in ("pde", "left", "right", "initial"):
@@ -51,9 +54,14 @@ def test_compiled_matches_eager_and_is_reused(heat):
     graphs = counters["stats"]["unique_graphs"]
     again = train(equations.get("heat"), ps, replace(TINY, compile=True, seed=1, lbfgs_steps=0))
     assert counters["stats"]["unique_graphs"] == graphs
-    assert len(training.COMPILE_LOG) == n_log + 1
+    assert len(training.COMPILE_LOG) == n_log + 2
     ref = train(problem, ps, replace(TINY, seed=1, lbfgs_steps=0))
     np.testing.assert_allclose(again.history["loss"], ref.history["loss"], rtol=2e-5)
+    # the compiled Adam step updates the model's own parameters as torch.optim.Adam does
+    for (name, a), b in zip(again.model.state_dict().items(), ref.model.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+    assert not torch.equal(again.model.state_dict()["net.layers.0.weight"],
+                           make_model(problem, replace(TINY, seed=1)).state_dict()["net.layers.0.weight"])
 
 
 def test_compiled_ensemble_matches_eager(heat):
@@ -76,7 +84,7 @@ def test_compile_failure_falls_back_to_eager(heat, monkeypatch, caplog):
         return call
 
     monkeypatch.setattr(torch, "compile", broken)
-    with caplog.at_level(logging.WARNING, logger="pinndd.training"):
+    with caplog.at_level(logging.WARNING, logger="pinndd.compiled"):
         comp = train(problem, small, replace(TINY, compile=True))
     assert "torch.compile failed" in caplog.text and "no C++ compiler" in caplog.text
     np.testing.assert_array_equal(comp.history["loss"], train(problem, small, TINY).history["loss"])
