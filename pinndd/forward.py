@@ -20,20 +20,10 @@ An :class:`~pinndd.ensemble.EnsembleMLP` (weights ``(K, fan_in, fan_out)``, poin
 ``(K, n, d)``) runs the same recurrences for all K members at once: ``torch.baddbmm`` /
 ``torch.bmm`` in place of ``F.linear``, first-layer columns ``(K, 1, width)``. Both kinds of
 network are read through a :class:`NetView` (the tensors only), which is also what the
-compiled training step (:mod:`pinndd.training`) passes into its graph. Only one backward
+compiled training step (:mod:`pinndd.compiled`) passes into its graph. Only one backward
 pass is then needed per training step, so :func:`torch.compile` (whose inductor backend
-cannot compile a double backward) can fuse the whole loss. Measured with
-``experiments/throughput.py --threads 1 --steps 200 --rounds 3`` (Burgers, MLP 3x32 tanh,
-float32, full Adam steps with condition points; same 2-core AMD EPYC VM, load average about 4
-from other jobs; minimum ms per step over 3 interleaved rounds)::
-
-    points   autograd   forward   compiled (forward)   DeepXDE   ensemble16 per member (autograd / forward / compiled)
-    256      2.09       1.80      0.91                 2.15      0.71 / 0.67 / 0.34
-    2048     6.42       5.59      3.17                 7.67      5.4 / 5.6 / 3.0
-    8192     21.3       18.3      12.1                 30.7      24.7 / 23.6 / 12.3
-
-Compilation (first step, cold inductor cache) took 13-27 s. The eager ensemble gains little
-from the forward engine (within 5% of autograd per member); compiled, it halves the time.
+cannot compile a double backward) can compile the whole step; step times of every path are in
+experiments/RESULTS.md §6 (``experiments/throughput.py``).
 
 Measured on a 2-core AMD EPYC VM shared with other jobs (load average about 1 during the
 run), ``torch.set_num_threads(1)``, torch 2.13 CPU: Burgers partials ``u, u_t, u_x, u_xx`` on
@@ -150,7 +140,7 @@ class NetView(NamedTuple):
     so parameters substituted by :func:`torch.func.functional_call` are seen); a view built
     directly from tensors is itself a valid ``model`` for :func:`supports`, :func:`partials`
     and :func:`pinndd.derivatives.partials`, which is how the compiled training step
-    (:mod:`pinndd.training`) passes parameters into a graph that no module object is part of.
+    (:mod:`pinndd.compiled`) passes parameters into a graph that no module object is part of.
 
     ``weights[i]`` is ``(out, in)`` and ``biases[i]`` ``(out,)`` (``nn.Linear`` layout) when
     ``batched`` is false; ``(K, in, out)`` and ``(K, 1, out)`` (:class:`~pinndd.ensemble.EnsembleMLP`
