@@ -26,9 +26,11 @@ eagerly with a warning.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import types
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
@@ -42,8 +44,13 @@ log = logging.getLogger(__name__)
 #: "seconds"}`` (``seconds`` is the first call's wall time: tracing, inductor and the C++
 #: compiler, or ``None`` when compiling failed and training fell back to eager).
 COMPILE_LOG: list[dict] = []
-_COMPILED: dict[tuple, Callable] = {}
+#: Compiled graphs kept per process, least recently used dropped first (with its code object,
+#: so dynamo's cache entry goes too; a training loop holding one keeps it alive).
+MAX_GRAPHS = 32
+_COMPILED: OrderedDict[tuple, Callable] = OrderedDict()
 _FAILED: set[tuple] = set()
+_SERIAL = itertools.count()
+_UNCALLED: set[tuple] = set()  # keys compiled (wrapped) but not yet run: their first call compiles
 _WARNED: set[str] = set()
 
 #: ``torch.optim.Adam``'s defaults, which the eager Adam phase uses too.
@@ -132,15 +139,20 @@ def _compiled(kind: str, problem, net: forward.NetView, tp: TensorPoints, skip, 
     if key in _FAILED:
         return None, key
     fn = _COMPILED.get(key)
-    if fn is None:
+    if fn is not None:
+        _COMPILED.move_to_end(key)
+    else:
         graph = _loss_graph(problem, net, tp, skip, weights, names)
         if kind == "adam":
             graph = _adam_graph(graph, len(net.weights))
         # a code object of its own per key: dynamo caches compiled frames per code object, and
         # keys sharing one would count as recompiles of one frame (limit 8) and then run eagerly
-        name = f"{graph.__name__}_{len(_COMPILED)}"
+        name = f"{graph.__name__}_{next(_SERIAL)}"
         graph = types.FunctionType(graph.__code__.replace(co_name=name), graph.__globals__, name, None, graph.__closure__)
         fn = _COMPILED[key] = torch.compile(graph, dynamic=False)
+        _UNCALLED.add(key)
+        while len(_COMPILED) > MAX_GRAPHS:
+            _COMPILED.popitem(last=False)
     return fn, key
 
 
@@ -159,7 +171,8 @@ def _first_call_logged(fn: Callable, args: tuple, key, problem, tp: TensorPoints
     :data:`COMPILE_LOG`, and which calls ``fallback`` from then on if compiling fails.
     ``backward``: the output's first element is differentiated later, and AOTAutograd compiles
     the backward graph at that first backward call, so the time runs until then."""
-    first = [key not in {e["key"] for e in COMPILE_LOG}]
+    first = [key in _UNCALLED]
+    _UNCALLED.discard(key)
     current: list[Callable] = []
 
     def done(*_):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -187,7 +187,13 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
     sum, which gives every member the gradient of its own loss. ``on_log(step)`` is called at
     every history read (used for reference-error evaluations).
     """
-    compute = loss_step(problem, model, tp, config, term_names, skip)
+    made: list[Callable[[], tuple[torch.Tensor, torch.Tensor]]] = []
+
+    def compute():  # built at first use: a whole compiled Adam step and no L-BFGS never needs it
+        if not made:
+            made.append(loss_step(problem, model, tp, config, term_names, skip))
+        return made[0]()
+
     rows: list[np.ndarray] = []
     params = list(model.parameters())
     step = None

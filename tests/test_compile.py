@@ -95,3 +95,26 @@ def test_unsupported_model_trains_eagerly(heat):
     cfg = replace(TINY, compile=True, hard=True, lbfgs_steps=0)  # the forward engine has no hard transforms
     res = train(problem, ps, cfg)
     np.testing.assert_array_equal(res.history["loss"], train(problem, ps, replace(cfg, compile=False)).history["loss"])
+
+
+def test_compiled_graphs_are_evicted_least_recently_used(heat, monkeypatch):
+    """The per-process cache keeps at most MAX_GRAPHS graphs; an evicted key is compiled (and
+    logged) again when it comes back. torch.compile is replaced by the identity here, so the
+    cache logic is tested without paying for compilations."""
+    from pinndd import compiled
+
+    problem, _ = heat
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
+    monkeypatch.setattr(compiled, "MAX_GRAPHS", 2)
+    monkeypatch.setattr(compiled, "_COMPILED", type(compiled._COMPILED)())
+    cfg = replace(TINY, compile=True, lbfgs_steps=0, adam_steps=2, log_every=1)
+    sets = [methods.get("sobol").make(problem, n, seed=0) for n in (29, 30, 31)]  # three shapes, three keys
+    n_log = len(training.COMPILE_LOG)
+    for ps in sets:
+        train(problem, ps, cfg)
+    keys = [e["key"] for e in training.COMPILE_LOG[n_log:]]
+    assert len(keys) == 3 and len(set(keys)) == 3 and list(compiled._COMPILED) == keys[1:]
+    train(problem, sets[1], cfg)  # a hit: no new entry, now the most recent
+    assert len(training.COMPILE_LOG) == n_log + 3 and list(compiled._COMPILED) == [keys[2], keys[1]]
+    train(problem, sets[0], cfg)  # evicted before: compiled and logged again, evicting keys[2]
+    assert training.COMPILE_LOG[-1]["key"] == keys[0] and list(compiled._COMPILED) == [keys[1], keys[0]]
