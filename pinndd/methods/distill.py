@@ -422,7 +422,8 @@ class Distiller(Checkpointed, PointSetMethod):
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise PinnddError(f"{self.name}: the outer objective became {value} at outer step {step}; "
-                                  "lower outer_lr or use dtype='float64'")
+                                  "use dtype='float64' (trajectory matching on Poisson needed it; a lower "
+                                  "outer_lr did not help there) or lower outer_lr")
             loss.backward()
             opt.step()
             outer_log.append(value)
