@@ -162,3 +162,17 @@ def test_bad_settings(heat):
     if not torch.cuda.is_available():
         with pytest.raises(PinnddError, match="CUDA"):
             distiller("kernel_matching", device="cuda", outer_steps=0).make(heat, BUDGET)
+
+
+def test_nonfinite_outer_objective_raises_a_clear_error(heat, monkeypatch):
+    """An outer objective that turns NaN stops the distiller with the step and the remedy,
+    instead of writing a set of NaN points."""
+    m = distiller("gradient_matching", outer_steps=3)
+
+    def nan_objective(self, ctx, step, syn, rng):
+        first = next(iter(syn.learnable()))
+        return first.sum() * float("nan") if step == 1 else first.sum() * 0.0
+
+    monkeypatch.setattr(type(m), "objective", nan_objective)
+    with pytest.raises(PinnddError, match=r"became nan at outer step 1; use dtype='float64'"):
+        m.make(heat, BUDGET, seed=0)
