@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt, machine, parse_variant, start, summarise, write_rows  # noqa: E402
+from common import fmt, machine, method_settings, parse_variant, start, summarise, write_rows  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import evaluate, methods, residual_mse, train  # noqa: E402
@@ -94,11 +94,11 @@ def main(argv=None) -> int:
         for method in names:
             for b in budgets:
                 for seed in range(n_seeds(b)):
-                    run(problem, method, b, seed, proto.train)
+                    run(problem, method, b, seed, proto.train, **method_settings(method, proto))
         for label, (method, settings) in variants.items():
             for b in budgets:
                 for seed in range(n_seeds(b)):
-                    run(problem, method, b, seed, proto.train, label=label, **settings)
+                    run(problem, method, b, seed, proto.train, label=label, **{**method_settings(method, proto), **settings})
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, budgets)
     return 0

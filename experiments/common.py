@@ -73,6 +73,21 @@ def start(args):
     return protocols.get(args.protocol)
 
 
+def method_settings(name: str, proto) -> dict:
+    """Settings that tie a method's own training to the protocol: labelled methods train their
+    teacher with the protocol and its dense size; under ``smoke`` warm-ups are as short as the
+    protocol's training."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(methods.get(name))}
+    out = {}
+    if "teacher_protocol" in fields:
+        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
+    if proto.name == "smoke" and "warmup_steps" in fields:
+        out["warmup_steps"] = proto.train.adam_steps
+    return out
+
+
 def default_budget(proto, budget: int | None) -> int:
     """``budget`` or the protocol's 256-point budget (its largest when it has none)."""
     return budget or (256 if 256 in proto.budgets else max(proto.budgets))

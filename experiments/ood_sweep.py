@@ -23,7 +23,6 @@ shift, median and min-max over seeds, the in-distribution range shaded).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import default_budget, machine, parse_variant, start, write_rows  # noqa: E402
+from common import default_budget, machine, method_settings, parse_variant, start, write_rows  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import methods, ood  # noqa: E402
@@ -47,19 +46,6 @@ log = logging.getLogger("ood_sweep")
 
 DEFAULT_METHODS = ("dense", "sobol", "rad", "kmeans_coreset", "teacher_labels", "teacher_density")
 DEFAULT_PDES = ("burgers", "heat", "poisson")
-
-
-def method_settings(name: str, proto) -> dict:
-    """Settings that tie a method's own training to the protocol: labelled methods train their
-    teacher with the protocol and its dense size; under ``smoke`` warm-ups are as short as the
-    protocol's training."""
-    fields = {f.name for f in dataclasses.fields(methods.get(name))}
-    out = {}
-    if "teacher_protocol" in fields:
-        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
-    if proto.name == "smoke" and "warmup_steps" in fields:
-        out["warmup_steps"] = proto.train.adam_steps
-    return out
 
 
 def families_for(problem, spec: list[str] | None) -> list[str]:

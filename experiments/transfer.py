@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import default_budget, machine, start, summarise, write_rows  # noqa: E402
+from common import default_budget, machine, method_settings, start, summarise, write_rows  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import PointSet, TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
@@ -146,12 +146,7 @@ def main(argv=None) -> int:
     proto = start(args)
     budget = default_budget(proto, args.budget)
     method = args.method or ("kmeans_coreset" if "kmeans_coreset" in methods.names() else "sobol")
-    settings = {}
-    fields = {f.name for f in dataclasses.fields(methods.get(method))}
-    if "teacher_protocol" in fields:
-        settings.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
-    if proto.name == "smoke" and "warmup_steps" in fields:
-        settings["warmup_steps"] = proto.train.adam_steps
+    settings = method_settings(method, proto)
     vs = variants(proto.train, args.variants, args.sgd_lr)
     out = Path(args.out)
     rows: list[dict] = []
