@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lbfgs-steps", type=int, default=None)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--compile", action="store_true",
-                     help="compile each training step with torch.compile (2.3-3.7x faster per step on one CPU "
-                          "thread than double autograd, measured; 15-40 s to compile)")
+                     help="compile each training step with torch.compile (2.4-4.5x faster per step on one CPU "
+                          "thread than double autograd, measured; 10-40 s to compile)")
     run.add_argument("--device", default="cuda" if _cuda() else "cpu")
     run.add_argument("--threads", type=int, default=int(os.environ.get("PINNDD_THREADS", "1")),
                      help="torch CPU threads (1 is fastest for small nets on small machines)")
