@@ -56,7 +56,7 @@ def residuals(problem, model, points: np.ndarray) -> np.ndarray:
     return problem.residual(d, coords(x, problem.domain), problem.params).detach().double().cpu().numpy()
 
 
-def pick_table(rows: list[dict], k: int) -> list[str]:
+def pick_table(rows: list[dict], k: int, param: str) -> list[str]:
     """Mean L2RE of the teacher each criterion keeps from candidates 0..k-1, over shift values."""
     by_value: dict[float, list[dict]] = {}
     for r in rows:
@@ -66,7 +66,7 @@ def pick_table(rows: list[dict], k: int) -> list[str]:
     if not values:
         return []
     lines = [f"Picking from candidates 0..{k - 1} ({len(values)} shift values):", "",
-             "| criterion | " + " | ".join(f"a = {v:g}" for v in values) + " | mean |", "|---" * (len(values) + 2) + "|"]
+             "| criterion | " + " | ".join(f"{param} = {v:g}" for v in values) + " | mean |", "|---" * (len(values) + 2) + "|"]
     choices = {"oracle (reference)": "l2re", "candidate 0": None, **{c: c for c in CRITERIA}}
     for name, crit in choices.items():
         picked = []
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     lines = [f"# Teacher selection: {args.pde}, {args.candidates} candidates, teacher_scale {args.teacher_scale:g}", "",
              f"Machine: {machine()}", ""]
     for k in range(2, args.candidates + 1):
-        lines += pick_table(rows, k) + [""]
+        lines += pick_table(rows, k, fam.param) + [""]
     lines += ["Pairs: how often each criterion keeps the better of two candidates (all pairs, all values):", ""]
     for crit in CRITERIA[:4]:
         hits = total = 0
