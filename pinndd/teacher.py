@@ -14,9 +14,7 @@ parameters until its labels are dropped (``PointSet.without_labels``) or remade.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import teacher_cache
 from .errors import PinnddError
 from .evaluation import evaluate, physics_loss, predict
 from .pointset import PointSet
@@ -83,79 +82,23 @@ class Teacher:
 
 _CACHE: dict[str, Teacher] = {}
 
-#: Environment variable naming a folder where every dense teacher run is kept on disk, so that a
-#: later process (a resumed sweep, a study of teacher selection) reuses it instead of retraining.
-CACHE_ENV = "PINNDD_TEACHER_CACHE"
-_FORMAT = 1
-
-
-def _run_key(problem, dense: int, config, seed: int, method: str) -> str:
-    from . import __version__
-
-    return json.dumps([__version__, problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method],
-                      sort_keys=True)
-
-
-def _cache_file(key: str):
-    from pathlib import Path
-
-    folder = os.environ.get(CACHE_ENV)
-    return Path(folder) / f"teacher-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz" if folder else None
-
-
-def _load_run(problem, config, key: str):
-    """The model and cost of a cached run, or None. Files are numeric arrays and JSON, read
-    without pickle; one whose key or parameters do not match is ignored (and retrained)."""
-    from .training import make_model
-
-    path = _cache_file(key)
-    if path is None or not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(str(arrays.pop("metadata")))
-        if meta.get("key") != key or meta.get("format") != _FORMAT:
-            return None
-        model = make_model(problem, config)
-        state = model.state_dict()
-        if set(state) != set(arrays) or any(state[k].shape != arrays[k].shape for k in state):
-            return None
-        model.load_state_dict({k: torch.as_tensor(arrays[k], dtype=state[k].dtype) for k in state})
-        return model.to(config.device), float(meta["cost_seconds"])
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
-        return None
-
-
-def _save_run(key: str, model: torch.nn.Module, cost: float) -> None:
-    path = _cache_file(key)
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    meta = {"key": key, "format": _FORMAT, "cost_seconds": cost}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, metadata=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
-
-
 def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol") -> tuple[torch.nn.Module, float]:
     """One PINN trained on ``dense`` interior points of ``method`` (point seed ``seed``, network
     seed ``config.seed``) and its cost in seconds. With ``$PINNDD_TEACHER_CACHE`` set, the run
     is kept in that folder (arrays and JSON, no pickle) and reused by any later process with the
-    same problem, parameters, settings and pinndd version; the cost reported is that of the
-    original training."""
+    same problem, parameters, settings and training code (:mod:`pinndd.teacher_cache`); the cost
+    reported is that of the original training."""
     from . import methods
     from .training import train
 
-    key = _run_key(problem, dense, config, seed, method)
-    hit = _load_run(problem, config, key)
+    key = teacher_cache.run_key(problem, dense, config, seed, method)
+    hit = teacher_cache.load(problem, config, key)
     if hit is not None:
         return hit
     t0 = time.perf_counter()
     res = train(problem, methods.get(method).make(problem, dense, seed=seed), config)
     cost = time.perf_counter() - t0
-    _save_run(key, res.model, cost)
+    teacher_cache.save(key, res.model, cost)
     return res.model, cost
 
 
@@ -183,14 +126,18 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
                      sort_keys=True)
     if key in _CACHE:
         return _CACHE[key]
+    t0 = time.perf_counter()
     held_out = methods.get("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
-    models, losses, cost = [], [], 0.0
+    models, losses, cost, run_wall = [], [], 0.0, 0.0
     for i in range(candidates):
+        t1 = time.perf_counter()
         model, seconds = dense_run(problem, dense, replace(config, seed=config.seed + i), seed + i, method)
+        run_wall += time.perf_counter() - t1
         models.append(model)
-        cost += seconds
+        cost += seconds  # the run's own training cost, also when it came from the disk cache
         losses.append(physics_loss(problem, model, held_out) if held_out is not None else float("nan"))
     best = int(np.nanargmin(losses)) if candidates > 1 else 0
+    cost += time.perf_counter() - t0 - run_wall  # held-out set and the candidates' losses
     info: dict[str, Any] = {"dense": dense, "method": method, "seed": seed, "config": config.to_dict()}
     if candidates > 1:
         info.update(candidates=candidates, chosen=best, candidate_heldout_loss=losses)

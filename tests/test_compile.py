@@ -118,3 +118,15 @@ def test_compiled_graphs_are_evicted_least_recently_used(heat, monkeypatch):
     assert len(training.COMPILE_LOG) == n_log + 3 and list(compiled._COMPILED) == [keys[2], keys[1]]
     train(problem, sets[0], cfg)  # evicted before: compiled and logged again, evicting keys[2]
     assert training.COMPILE_LOG[-1]["key"] == keys[0] and list(compiled._COMPILED) == [keys[1], keys[0]]
+
+
+def test_compiled_adam_step_matches_torch_adam_in_float64(heat):
+    """In float64 the compiled Adam step (bias corrections from a float64 step counter) agrees
+    with torch.optim.Adam to rounding."""
+    problem, ps = heat
+    cfg = replace(TINY, dtype="float64", lbfgs_steps=0)
+    eager = train(problem, ps, cfg)
+    comp = train(problem, ps, replace(cfg, compile=True))
+    np.testing.assert_allclose(comp.history["loss"], eager.history["loss"], rtol=1e-10)
+    for a, b in zip(comp.model.state_dict().values(), eager.model.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-13)

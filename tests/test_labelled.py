@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -128,31 +130,36 @@ def test_teacher_candidates_keep_the_lowest_heldout_physics_loss(heat):
 def test_teacher_runs_kept_on_disk_are_reused_without_pickle(heat, tmp_path, monkeypatch):
     """With $PINNDD_TEACHER_CACHE set a dense run is written once (arrays + JSON) and a later
     call returns the same network and the original cost without training; a file that does not
-    match its key, or is not an array file, is ignored and retrained."""
-    from pinndd import protocols, teacher
+    match its key, is truncated or is not an array file is ignored and retrained; the key
+    changes with the training code."""
+    from pinndd import protocols, teacher, teacher_cache
+    from pinndd.evaluation import predict
 
-    monkeypatch.setenv(teacher.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(teacher_cache.CACHE_ENV, str(tmp_path))
     cfg = protocols.get("smoke").train
     model, cost = teacher.dense_run(heat, 64, cfg, seed=3)
     files = list(tmp_path.glob("teacher-*.npz"))
-    assert len(files) == 1
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp.npz"))
     with np.load(files[0], allow_pickle=False) as f:  # readable without pickle
-        assert "metadata" in f.files
+        assert json.loads(str(f["metadata"]))["cost_seconds"] == cost
     calls = []
     monkeypatch.setattr("pinndd.training.train", lambda *a, **k: calls.append(1) or pytest.fail("retrained"))
     again, cost2 = teacher.dense_run(heat, 64, cfg, seed=3)
     assert not calls and cost2 == cost
     pts = methods.get("uniform").make(heat, 32, seed=1).interior
-    from pinndd.evaluation import predict
-
     np.testing.assert_array_equal(predict(model, pts), predict(again, pts))
     monkeypatch.undo()
-    monkeypatch.setenv(teacher.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(teacher_cache.CACHE_ENV, str(tmp_path))
     other = heat.with_params(**{heat.shifts[0].param: heat.shifts[0].in_range[1]})
-    key_other = teacher._run_key(other, 64, cfg, 3, "sobol")
-    files[0].rename(teacher._cache_file(key_other))  # right name, wrong key inside: ignored
-    assert teacher._load_run(other, cfg, key_other) is None
-    teacher._cache_file(key_other).write_bytes(b"not an npz")
-    assert teacher._load_run(other, cfg, key_other) is None
+    key_other = teacher_cache.run_key(other, 64, cfg, 3, "sobol")
+    target = teacher_cache.path_for(key_other)
+    files[0].rename(target)  # right name, wrong key inside: ignored
+    assert teacher_cache.load(other, cfg, key_other) is None
+    target.write_bytes(target.read_bytes()[:200])  # truncated
+    assert teacher_cache.load(other, cfg, key_other) is None
+    target.write_bytes(b"not an npz")
+    assert teacher_cache.load(other, cfg, key_other) is None
     teacher.dense_run(other, 64, cfg, seed=3)  # retrains and overwrites
-    assert teacher._load_run(other, cfg, key_other) is not None
+    assert teacher_cache.load(other, cfg, key_other) is not None
+    monkeypatch.setattr(teacher_cache, "code_fingerprint", lambda problem: "edited")
+    assert teacher_cache.run_key(other, 64, cfg, 3, "sobol") != key_other
