@@ -159,7 +159,7 @@ def _compiled(kind: str, problem, net: forward.NetView, tp: TensorPoints, skip, 
     return fn, key
 
 
-def _net_view(problem, model, config) -> forward.NetView | None:
+def _net_view(problem, model) -> forward.NetView | None:
     need = set(problem.partials) | {p for c in problem.conditions for p in c.partials}
     net = forward.view(model) if forward.supports(model, sorted(need), problem.domain) else None
     if net is None:
@@ -222,7 +222,7 @@ def loss_step(problem, model: torch.nn.Module, tp: TensorPoints, config, names: 
         loss = total_loss(problem, terms, weights, tp.target_weight)
         return loss.sum(), torch.stack([loss.detach()] + [terms[n].detach() for n in names])
 
-    net = _net_view(problem, model, config) if config.compile else None
+    net = _net_view(problem, model) if config.compile else None
     if net is None:
         return eager
     fn, key = _compiled("loss", problem, net, tp, skip, weights, names)
@@ -242,7 +242,7 @@ def adam_step(problem, model: torch.nn.Module, tp: TensorPoints, config, names: 
     over if compiling fails now."""
     if not config.compile or config.optimizer != "adam":
         return None
-    net = _net_view(problem, model, config)
+    net = _net_view(problem, model)
     if net is None:
         return None
     fn, key = _compiled("adam", problem, net, tp, skip, dict(config.condition_weights), names)

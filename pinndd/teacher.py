@@ -82,6 +82,7 @@ class Teacher:
 
 _CACHE: dict[str, Teacher] = {}
 
+
 def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol") -> tuple[torch.nn.Module, float]:
     """One PINN trained on ``dense`` interior points of ``method`` (point seed ``seed``, network
     seed ``config.seed``) and its cost in seconds. With ``$PINNDD_TEACHER_CACHE`` set, the run
