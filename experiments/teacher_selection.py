@@ -31,29 +31,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, start, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import derivatives, methods  # noqa: E402
-from pinndd.evaluation import evaluate, physics_loss, predict  # noqa: E402
+from pinndd import methods  # noqa: E402
+from pinndd.evaluation import evaluate, physics_loss, predict, residuals  # noqa: E402
 from pinndd.methods.labelled import TeacherSettings  # noqa: E402
 from pinndd.methods.task_aware import resolve_task  # noqa: E402
 from pinndd.ood import shift_values  # noqa: E402
-from pinndd.problem import coords  # noqa: E402
 from pinndd.teacher import dense_run  # noqa: E402
 
 CRITERIA = ("heldout_loss", "residual_mse", "residual_l1", "conditions", "disagreement")
-
-
-def residuals(problem, model, points: np.ndarray) -> np.ndarray:
-    p = next(model.parameters())
-    x = torch.as_tensor(points, dtype=p.dtype, device=p.device)
-    d = derivatives.partials(model, x, problem.partials, problem.domain, create_graph=False)
-    return problem.residual(d, coords(x, problem.domain), problem.params).detach().double().cpu().numpy()
 
 
 def pick_table(rows: list[dict], k: int, param: str) -> list[str]:

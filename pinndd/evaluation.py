@@ -55,17 +55,22 @@ def evaluate(problem, model: torch.nn.Module, points: np.ndarray | None = None) 
     return errors(predict(model, pts), problem.reference(pts))
 
 
-def residual_mse(problem, model: torch.nn.Module, points: np.ndarray, batch: int = 8192) -> float:
-    """Mean squared PDE residual of ``model`` at ``points`` (physical faithfulness; needs no
-    reference). At small budgets it can disagree with the reference errors: report both."""
+def residuals(problem, model: torch.nn.Module, points: np.ndarray, batch: int = 8192) -> np.ndarray:
+    """The PDE residual of ``model`` at ``points`` as float64 numpy (no reference needed)."""
     dtype, device = _model_dtype_device(model)
-    total = 0.0
+    out = []
     for i in range(0, len(points), batch):
         x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=device)
         d = derivatives.partials(model, x, problem.partials, problem.domain, create_graph=False)
         r = problem.residual(d, coords(x, problem.domain), problem.params)
-        total += float(r.detach().double().square().sum())
-    return total / len(points)
+        out.append(r.detach().double().cpu().numpy().reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def residual_mse(problem, model: torch.nn.Module, points: np.ndarray, batch: int = 8192) -> float:
+    """Mean squared PDE residual of ``model`` at ``points`` (physical faithfulness; needs no
+    reference). At small budgets it can disagree with the reference errors: report both."""
+    return float(np.mean(residuals(problem, model, points, batch) ** 2))
 
 
 def physics_loss(problem, model: torch.nn.Module, pointset) -> float:
