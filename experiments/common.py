@@ -15,6 +15,7 @@ import torch
 
 import pinndd
 from pinndd import methods
+from pinndd.protocols import method_settings  # noqa: F401 (re-exported for the sweep scripts)
 
 
 def machine() -> dict:
@@ -71,21 +72,6 @@ def start(args):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     return protocols.get(args.protocol)
-
-
-def method_settings(name: str, proto) -> dict:
-    """Settings that tie a method's own training to the protocol: labelled methods train their
-    teacher with the protocol and its dense size; under ``smoke`` warm-ups are as short as the
-    protocol's training."""
-    import dataclasses
-
-    fields = {f.name for f in dataclasses.fields(methods.get(name))}
-    out = {}
-    if "teacher_protocol" in fields:
-        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
-    if proto.name == "smoke" and "warmup_steps" in fields:
-        out["warmup_steps"] = proto.train.adam_steps
-    return out
 
 
 def default_budget(proto, budget: int | None) -> int:
