@@ -10,24 +10,35 @@ The public API::
 
 __version__ = "0.1.0"
 
-from . import methods  # noqa: E402
-from .budget import BudgetRule  # noqa: E402
-from .domain import Box, Face  # noqa: E402
-from .ensemble import train_ensemble  # noqa: E402
-from .errors import PinnddError, TrainingDiverged  # noqa: E402
-from .evaluation import evaluate, residual_mse  # noqa: E402
-from .pointset import PointSet  # noqa: E402
-from .problem import (  # noqa: E402
-    Condition,
-    Problem,
-    ShiftFamily,
-    dirichlet,
-    initial_value,
-    initial_velocity,
-    neumann,
-    periodic,
-)
-from .training import TrainConfig, TrainResult, train  # noqa: E402
+# Names are imported on first use (PEP 562), so ``import pinndd`` and ``pinndd --help`` do not
+# import torch: the command line answers --help and argument errors at once.
+_LAZY = {
+    "methods": (".methods", None), "BudgetRule": (".budget", "BudgetRule"), "Box": (".domain", "Box"),
+    "Face": (".domain", "Face"), "train_ensemble": (".ensemble", "train_ensemble"),
+    "PinnddError": (".errors", "PinnddError"), "TrainingDiverged": (".errors", "TrainingDiverged"),
+    "evaluate": (".evaluation", "evaluate"), "residual_mse": (".evaluation", "residual_mse"),
+    "PointSet": (".pointset", "PointSet"), "TrainConfig": (".training", "TrainConfig"),
+    "TrainResult": (".training", "TrainResult"), "train": (".training", "train"),
+    **{name: (".problem", name) for name in ("Condition", "Problem", "ShiftFamily", "dirichlet", "initial_value",
+                                             "initial_velocity", "neumann", "periodic")},
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pinndd' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    mod = importlib.import_module(module, __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Box", "BudgetRule", "Condition", "Face", "PinnddError", "PointSet", "Problem", "ShiftFamily",
