@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from pinndd.domain import Box
+from pinndd.errors import PinnddError
 from pinndd.problem import Coords, Derivs, Params, Problem, ShiftFamily, dirichlet
 
 from . import Verification, register
@@ -50,6 +51,23 @@ def _coons(x: torch.Tensor, y: torch.Tensor, p: Params) -> torch.Tensor:
 def _hard(x: Coords, out: torch.Tensor, p: Params) -> torch.Tensor:
     xx, yy = x["x"], x["y"]
     return _coons(xx, yy, p) + (1.0 - xx**2) * (1.0 - yy**2) * out
+
+
+#: Largest ``|k|``: the residual carries ``k^2 u``; at ``|k| = 50`` float32 rounding of that term
+#: (about ``2500 * 6e-8``) is still far below the source, beyond it the loss is rounding noise.
+MAX_K = 50.0
+#: Largest mode number ``|a1|, |a2|``: ``sin(a pi x)`` on the 101-point grid over [-1, 1] keeps 10
+#: samples per period up to ``a = 10``.
+MAX_MODE = 10.0
+
+
+def check_params(p: Params) -> None:
+    """``|k| <= MAX_K`` and ``|a1|, |a2| <= MAX_MODE`` (see the constants)."""
+    if abs(p["k"]) > MAX_K:
+        raise PinnddError(f"helmholtz: need |k| <= {MAX_K:g} (float32 losses are rounding noise beyond it); got k={p['k']}")
+    if max(abs(p["a1"]), abs(p["a2"])) > MAX_MODE:
+        raise PinnddError(f"helmholtz: need |a1|, |a2| <= {MAX_MODE:g} (the evaluation grid resolves up to it); "
+                          f"got a1={p['a1']}, a2={p['a2']}")
 
 
 def reference(points: np.ndarray, p: Params) -> np.ndarray:
@@ -111,6 +129,7 @@ def make() -> Problem:
         conditions=conditions,
         params={"k": 1.0, "a1": 1.0, "a2": 4.0},
         reference_fn=reference,
+        check_params=check_params,
         shifts=(ShiftFamily("k", (0.5, 2.0), (0.25, 4.0)), ShiftFamily("a2", (3.5, 4.5), (2.0, 6.0))),
         hard_transform=_hard,
         hard_conditions=("left", "right", "bottom", "top"),

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from pinndd.domain import Box
+from pinndd.errors import PinnddError
 from pinndd.problem import Coords, Derivs, Params, Problem, ShiftFamily, dirichlet
 from pinndd.reference.grid import GridSolution
 from pinndd.reference.poisson_fd import solve_poisson_richardson
@@ -60,6 +61,19 @@ def _solution(s: float, a: float, c: float) -> GridSolution:
         FD_INTERVALS,
     )
     return GridSolution(axes, values)
+
+
+#: Largest ``|s|, |a|, |c|``: the problem is linear, so any value has a solution, but beyond 100
+#: times the nominal scale a float32 PINN's losses (of order ``s^2``) and the finite-difference
+#: reference's absolute error grow with it; scale the problem instead.
+MAX_DATA = 100.0
+
+
+def check_params(p: Params) -> None:
+    """``|s|, |a|, |c| <= MAX_DATA`` (see the constant)."""
+    big = {k: p[k] for k in ("s", "a", "c") if abs(p[k]) > MAX_DATA}
+    if big:
+        raise PinnddError(f"poisson: need |s|, |a|, |c| <= {MAX_DATA:g} (rescale u for larger data); got {big}")
 
 
 def reference(points: np.ndarray, p: Params) -> np.ndarray:
@@ -129,6 +143,7 @@ def make() -> Problem:
         conditions=conditions,
         params={"s": 1.0, "a": 1.0, "c": 0.5},
         reference_fn=reference,
+        check_params=check_params,
         shifts=(
             ShiftFamily("s", (0.5, 1.5), (0.0, 3.0)),
             ShiftFamily("a", (0.5, 1.5), (-1.0, 2.0)),

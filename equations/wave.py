@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from pinndd.domain import Box
+from pinndd.errors import PinnddError
 from pinndd.problem import Coords, Derivs, Params, Problem, ShiftFamily, dirichlet, initial_value, initial_velocity
 
 from . import Verification, register
@@ -29,6 +30,17 @@ def _hard(x: Coords, out: torch.Tensor, p: Params) -> torch.Tensor:
     # u_0 vanishes at both ends; x (1 - x) t^2 N vanishes at the ends and, with its t-derivative, at t = 0
     xx, t = x["x"], x["t"]
     return _initial(x, p) + xx * (1.0 - xx) * t**2 * out
+
+
+#: Largest wave speed: the fastest mode ``cos(4 c pi t)`` has 2 c periods per unit time, so at
+#: ``c = 5`` the 101-point evaluation grid still samples each period 10 times.
+MAX_SPEED = 5.0
+
+
+def check_params(p: Params) -> None:
+    """``0 < c <= MAX_SPEED`` (``c <= 0`` is no wave; faster ones the evaluation grid does not resolve)."""
+    if not 0 < p["c"] <= MAX_SPEED:
+        raise PinnddError(f"wave: need a wave speed 0 < c <= {MAX_SPEED:g} (the evaluation grid resolves up to it); got c={p['c']}")
 
 
 def reference(points: np.ndarray, p: Params) -> np.ndarray:
@@ -85,6 +97,7 @@ def make() -> Problem:
         conditions=conditions,
         params={"c": 1.0, "A": 0.5},
         reference_fn=reference,
+        check_params=check_params,
         shifts=(ShiftFamily("c", (0.8, 1.25), (0.5, 2.0)), ShiftFamily("A", (0.25, 0.75), (0.0, 1.0))),
         hard_transform=_hard,
         hard_conditions=("left", "right", "initial", "initial_velocity"),

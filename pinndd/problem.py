@@ -17,6 +17,9 @@ parameters, so ``problem.with_params(a=1.3)`` shifts them. Each problem also dec
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -64,7 +67,22 @@ def canonical_partial(name: str, box: Box) -> str:
     return "u" if not axes else "u_" + "".join(box.names[a] for a in axes)
 
 
+def as_param(name: str, value: Any, where: str = "parameter") -> float:
+    """``value`` as a finite float, or a :class:`PinnddError` naming ``name`` and what was given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray | np.generic | torch.Tensor):
+        raise PinnddError(f"{where} {name!r} must be a finite number; got {value!r} ({type(value).__name__})")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise PinnddError(f"{where} {name!r} must be a single finite number; got {value!r}") from None
+    if not math.isfinite(out):
+        raise PinnddError(f"{where} {name!r} must be finite; got {value!r}")
+    return out
+
+
 def _constant(value: float) -> ValueFn:
+    as_param("value", value, "condition")
+
     def fn(x: Coords, p: Params) -> torch.Tensor:
         return torch.full_like(next(iter(x.values())), float(value))
 
@@ -116,6 +134,22 @@ class Condition:
     def target(self, points: torch.Tensor, params: Params) -> torch.Tensor:
         """The condition's target value ``g`` at ``points`` (shape ``(n, d)``)."""
         return self.value(coords(points, self.face.box), params)
+
+    def check_target(self, points: torch.Tensor, params: Params) -> None:
+        """Raise :class:`PinnddError` unless the value function returns a finite torch tensor
+        with one value per point (called once before training, not per step)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # numpy on a tensor: reported below
+            g = self.target(points, params)
+        if not isinstance(g, torch.Tensor):
+            raise PinnddError(
+                f"condition {self.name!r}: its value function returned {type(g).__name__}, not a torch tensor; "
+                "write it with torch functions (torch.sin, not np.sin) of the coordinate tensors")
+        if tuple(g.shape) != tuple(points.shape[:-1]):
+            raise PinnddError(f"condition {self.name!r}: its value function must return one value per point, shape "
+                              f"{tuple(points.shape[:-1])}; got {tuple(g.shape)}")
+        if not bool(torch.isfinite(g).all()):
+            raise PinnddError(f"condition {self.name!r}: its value function returned NaN or inf at parameters {dict(params)}")
 
     def residual(self, evaluate: Evaluator, points: torch.Tensor, params: Params) -> torch.Tensor:
         """Residual of the condition at ``points`` (shape ``(n,)``); zero when satisfied."""
@@ -216,8 +250,8 @@ class Problem:
         Named boundary/initial conditions.
     params:
         Parameter values (the nominal ones on a freshly built problem).
-    reference:
-        ``reference(points, params) -> values``, the solution for any parameter values, or
+    reference_fn:
+        ``reference_fn(points, params) -> values``, the solution for any parameter values, or
         ``None`` where none is known.
     shifts:
         Declared shift families.
@@ -254,7 +288,9 @@ class Problem:
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
-        set_("params", MappingProxyType({k: float(v) for k, v in dict(self.params).items()}))
+        if not isinstance(self.params, Mapping):
+            raise PinnddError(f"problem {self.name!r}: params must be a mapping name -> value; got {type(self.params).__name__}")
+        set_("params", MappingProxyType({k: as_param(k, v) for k, v in dict(self.params).items()}))
         if self.nominal is None:
             set_("nominal", self.params)
         set_("conditions", tuple(self.conditions))
@@ -279,10 +315,8 @@ class Problem:
         unknown = set(values) - set(self.params)
         if unknown:
             raise PinnddError(f"problem {self.name!r} has no parameter(s) {sorted(unknown)}; it has {list(self.params)}")
-        for k, v in values.items():
-            if not np.isfinite(float(v)):
-                raise PinnddError(f"parameter {k!r} must be finite; got {v}")
-        params = {**self.params, **{k: float(v) for k, v in values.items()}}
+        checked = {k: as_param(k, v) for k, v in values.items()}
+        params = {**self.params, **checked}
         if self.check_params is not None:
             self.check_params(MappingProxyType(params))
         return dataclasses.replace(self, params=params, nominal=self.nominal)

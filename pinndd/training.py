@@ -12,8 +12,11 @@ compiling needs the forward derivative engine. :data:`COMPILE_LOG` records every
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
@@ -25,8 +28,9 @@ from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  #
 from .errors import PinnddError, TrainingDiverged
 from .evaluation import evaluate
 from .losses import TensorPoints
-from .nn import MLP, PINN, resolve_dtype
+from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
 from .pointset import PointSet
+from .problem import coords
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +96,41 @@ class TrainConfig:
     progress: bool | None = None
 
     def __post_init__(self) -> None:
+        for name in ("width", "depth", "adam_steps", "lbfgs_steps", "seed", "log_every", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise PinnddError(f"TrainConfig.{name} must be an integer; got {value!r} ({type(value).__name__})")
+        for name in ("lr", "momentum"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise PinnddError(f"TrainConfig.{name} must be a finite number; got {value!r}")
         if self.adam_steps < 0 or self.lbfgs_steps < 0:
-            raise PinnddError("adam_steps and lbfgs_steps must be >= 0")
+            raise PinnddError(f"adam_steps and lbfgs_steps must be >= 0; got {self.adam_steps}, {self.lbfgs_steps}")
+        if self.width < 1 or self.depth < 1:
+            raise PinnddError(f"width and depth must be >= 1; got width={self.width}, depth={self.depth}")
+        if self.seed < 0:
+            raise PinnddError(f"seed must be a non-negative integer; got {self.seed}")
         if self.optimizer not in ("adam", "sgd"):
             raise PinnddError(f"optimizer must be 'adam' or 'sgd'; got {self.optimizer!r}")
+        if self.activation not in ACTIVATIONS:
+            raise PinnddError(f"activation must be one of {list(ACTIVATIONS)}; got {self.activation!r}")
+        if self.engine not in ("auto", "autograd", "forward"):
+            raise PinnddError(f"engine must be 'auto', 'autograd' or 'forward'; got {self.engine!r}")
         if not self.lr > 0:
             raise PinnddError(f"lr must be positive; got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise PinnddError(f"momentum must be in [0, 1); got {self.momentum}")
         if self.log_every < 1:
             raise PinnddError("log_every must be >= 1")
         if self.eval_every < 0 or (self.eval_every and self.eval_every % self.log_every):
             raise PinnddError(f"eval_every ({self.eval_every}) must be 0 or a multiple of log_every ({self.log_every})")
+        if not isinstance(self.condition_weights, Mapping):
+            raise PinnddError(f"condition_weights must map condition names to weights; got {self.condition_weights!r}")
+        for name, w in self.condition_weights.items():
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not (math.isfinite(w) and w > 0):
+                raise PinnddError(f"condition_weights[{name!r}] must be a positive finite number; got {w!r}")
         resolve_dtype(self.dtype)
+        check_device(self.device)
         if self.compile and self.engine == "autograd":
             raise PinnddError(
                 "compile=True needs the forward derivative engine: the autograd engine differentiates twice "
@@ -131,7 +159,28 @@ class TrainResult:
     problem_name: str
 
     def final(self, term: str = "loss") -> float:
+        """The last recorded value of ``term`` (default the total loss)."""
+        if term not in self.history:
+            raise PinnddError(f"no loss term {term!r} in this history; terms: {sorted(self.history)}")
+        if len(self.history[term]) == 0:
+            raise PinnddError(f"no {term!r} recorded: the training ran zero steps (adam_steps = lbfgs_steps = 0)")
         return float(self.history[term][-1])
+
+
+def check_device(device) -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine, or a :class:`PinnddError`."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise PinnddError(f"device must be 'cpu', 'cuda' or 'cuda:<index>'; got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PinnddError(f"device {device!r} asked for, but this torch has no CUDA device; use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise PinnddError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise PinnddError(f"device must be 'cpu' or 'cuda'; got {device!r}")
+    return dev
 
 
 def make_model(problem, config: TrainConfig) -> PINN:
@@ -140,6 +189,63 @@ def make_model(problem, config: TrainConfig) -> PINN:
         torch.manual_seed(config.seed)
         net = MLP(problem.domain, config.width, config.depth, config.activation, config.dtype, "cpu")
     return PINN(net.to(config.device), problem, hard=config.hard)
+
+
+class _DeclaredPartials(Mapping):
+    """The partials a residual receives, raising a clear error for one it did not declare."""
+
+    def __init__(self, values: Mapping[str, torch.Tensor], problem):
+        self._values, self._problem = values, problem
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise PinnddError(
+                f"the residual of {self._problem.name!r} reads the partial {key!r}, which the problem does not "
+                f"declare; add it to Problem(partials=...) (declared: {list(self._problem.partials)})") from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def check_problem(problem, pointset: PointSet | None = None) -> None:
+    """Evaluate ``problem``'s residual and condition values once on a few points with a tiny
+    float64 network and raise :class:`PinnddError` for what would otherwise fail (or train
+    silently) deep inside a training step: a residual that reads an undeclared partial, returns
+    another shape than ``(n,)`` (e.g. ``(n, 1)`` or a scalar mean) or NaN everywhere, and a
+    condition value that is not a finite torch tensor of one value per point."""
+    from . import derivatives
+
+    box = problem.domain
+    n = 5
+    if pointset is not None and pointset.dim == box.dim:
+        interior = pointset.interior[:n]
+    else:
+        interior = box.from_unit(np.linspace(0.1, 0.9, n)[:, None] * np.ones(box.dim))
+    pts = torch.as_tensor(interior, dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = MLP(box, 4, 1, "tanh", "float64")
+    d = derivatives.partials(net, pts, problem.partials, box, engine="autograd")
+    try:
+        r = problem.residual(_DeclaredPartials(d, problem), coords(pts, box), problem.params)
+    except PinnddError:
+        raise
+    except Exception as e:  # a user's residual: say where it failed
+        raise PinnddError(f"the residual of {problem.name!r} raised {type(e).__name__}: {e}") from e
+    if not isinstance(r, torch.Tensor):
+        raise PinnddError(f"the residual of {problem.name!r} must return a torch tensor; got {type(r).__name__}")
+    if tuple(r.shape) != (len(pts),):
+        raise PinnddError(
+            f"the residual of {problem.name!r} must return one value per point, shape ({len(pts)},); got "
+            f"{tuple(r.shape)} (return the pointwise residual, not its mean; squeeze a trailing axis)")
+    for cond in problem.conditions:
+        face_pts = torch.as_tensor(cond.face.from_unit(np.full((3, box.dim - 1), 0.5)), dtype=torch.float64)
+        cond.check_target(face_pts, problem.params)
 
 
 def show_progress(flag: bool | None) -> bool:
@@ -178,6 +284,48 @@ def _make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> to
     return torch.optim.Adam(params, lr=config.lr, betas=ADAM_BETAS, eps=ADAM_EPS, fused=fused or None)
 
 
+class _LastFinite:
+    """Copies of the parameters at recorded steps, to put back the last ones whose loss is known
+    finite when training diverges. ``pending`` holds the parameters whose loss is the next row to
+    be recorded; once that row is read back finite they become ``verified``."""
+
+    def __init__(self, params: list[torch.Tensor]):
+        self.params = params
+        self.verified: tuple[int, list[torch.Tensor]] | None = None
+        self.pending: tuple[int, list[torch.Tensor]] = (0, self._copy())
+
+    def _copy(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.params]
+
+    def checked(self, finite_rows: int) -> None:
+        """Rows ``< finite_rows`` are finite; the current parameters' loss is row ``finite_rows``."""
+        if self.pending[0] < finite_rows:
+            self.verified = self.pending
+        self.pending = (finite_rows, self._copy())
+
+    def finite_now(self, row: int) -> None:
+        """The current parameters gave the finite loss of row ``row``."""
+        self.verified = (row, self._copy())
+
+    def restore(self, bad_row: int) -> int | None:
+        """Put back the latest parameters whose loss row is finite (before ``bad_row``); return
+        that row, or ``None`` when there is none (the initial loss already was not finite)."""
+        found = [c for c in (self.pending, self.verified) if c is not None and c[0] < bad_row]
+        if not found:
+            return None
+        row, saved = max(found, key=lambda c: c[0])
+        with torch.no_grad():
+            for p, v in zip(self.params, saved):
+                p.copy_(v)
+        return row
+
+
+def _diverged(e: TrainingDiverged, snapshots: _LastFinite, rows: list[np.ndarray]) -> TrainingDiverged:
+    e.last_finite_step = snapshots.restore(e.step)
+    e.rows = rows
+    return e
+
+
 def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainConfig, term_names: list[str],
              skip: tuple[str, ...], bar=None, on_log=None) -> list[np.ndarray]:
     """Run Adam then L-BFGS on ``model``; return the recorded blocks of
@@ -186,6 +334,10 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
     Losses may have shape ``()`` or ``(K,)`` (an ensemble); the optimised objective is their
     sum, which gives every member the gradient of its own loss. ``on_log(step)`` is called at
     every history read (used for reference-error evaluations).
+
+    On a non-finite loss it raises :class:`TrainingDiverged` with the model's parameters put back
+    to the last ones whose loss was finite (``last_finite_step``; ``None`` when even the first
+    loss was not finite) and the finite blocks recorded so far (``rows``).
     """
     made: list[Callable[[], tuple[torch.Tensor, torch.Tensor]]] = []
 
@@ -196,6 +348,7 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
 
     rows: list[np.ndarray] = []
     params = list(model.parameters())
+    snapshots = _LastFinite(params)
     step = None
     if config.adam_steps:
         opt = _make_optimizer(params, config)
@@ -217,8 +370,12 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
         record[i] = row
         if (i + 1) % config.log_every == 0 or i + 1 == config.adam_steps:
             block = record[last : i + 1].cpu().numpy()
-            _raise_if_nonfinite(block, last, term_names)
+            try:
+                _raise_if_nonfinite(block, last, term_names)
+            except TrainingDiverged as e:
+                raise _diverged(e, snapshots, rows) from None
             rows.append(block)
+            snapshots.checked(i + 1)
             if bar is not None:
                 bar.update(i + 1 - last)
                 bar.set_postfix(loss=f"{float(np.mean(block[-1, 0])):.3e}")
@@ -237,12 +394,17 @@ def optimise(problem, model: torch.nn.Module, tp: TensorPoints, config: TrainCon
             loss, row = compute()
             loss.backward()
             lb_rows.append(row if row.ndim == 1 else row.sum(-1))
+            if bool(torch.isfinite(row).all()):  # L-BFGS reads the loss on the host anyway
+                snapshots.finite_now(config.adam_steps + len(lb_rows) - 1)
             return loss
 
         lbfgs.step(closure)
         if lb_rows:
             block = torch.stack(lb_rows).cpu().numpy()
-            _raise_if_nonfinite(block, config.adam_steps, term_names)
+            try:
+                _raise_if_nonfinite(block, config.adam_steps, term_names)
+            except TrainingDiverged as e:
+                raise _diverged(e, snapshots, rows) from None
             rows.append(block)
         if bar is not None:
             bar.update(config.lbfgs_steps)
@@ -272,6 +434,19 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     """
     pointset.validate(problem)
     check_labels(problem, pointset)
+    check_problem(problem, pointset)
+    unknown = set(config.condition_weights) - set(problem.condition_names)
+    if unknown:
+        raise PinnddError(f"condition_weights names unknown condition(s) {sorted(unknown)}; "
+                          f"{problem.name!r} has {list(problem.condition_names)}")
+    enforced = problem.hard_conditions if config.hard else ()
+    missing = [c for c in problem.condition_names if c not in pointset.conditions and c not in enforced]
+    if missing:
+        warnings.warn(f"the point set has no points for condition(s) {missing} of {problem.name!r}: the PINN is "
+                      "trained without them and its solution is not determined; add condition points (every "
+                      "method's make() does) or train with hard=True", UserWarning, stacklevel=2)
+    if config.adam_steps == 0 and config.lbfgs_steps == 0:
+        warnings.warn("adam_steps = lbfgs_steps = 0: the model is returned untrained", UserWarning, stacklevel=2)
     model = model if model is not None else make_model(problem, config)
     model.problem = problem
     tp = TensorPoints.from_pointset(pointset, resolve_dtype(config.dtype), torch.device(config.device))
@@ -285,9 +460,22 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     bar = tqdm(total=config.adam_steps + config.lbfgs_steps, desc=f"train {problem.name}",
                disable=not show_progress(config.progress), leave=False)
     t0 = time.perf_counter()
-    rows = optimise(problem, model, tp, config, names, skip, bar, on_log)
+    try:
+        rows = optimise(problem, model, tp, config, names, skip, bar, on_log)
+    except TrainingDiverged as e:
+        bar.close()
+        e.model = model  # restored by optimise to the last parameters with a finite loss
+        e.result = TrainResult(model, _history(e.rows, names, evals), time.perf_counter() - t0, config, problem.name)
+        raise
     wall = time.perf_counter() - t0
     bar.close()
+    history = _history(rows, names, evals)
+    log.info("trained %s on %d points: loss %.3e in %.1f s", problem.name, len(pointset),
+             history["loss"][-1] if len(history["loss"]) else float("nan"), wall)
+    return TrainResult(model, history, wall, config, problem.name)
+
+
+def _history(rows: list[np.ndarray], names: list[str], evals: list[tuple[int, float]]) -> dict[str, np.ndarray]:
     table = np.concatenate(rows) if rows else np.zeros((0, len(names) + 1))
     history = {"step": np.arange(len(table)), "loss": table[:, 0]}
     for j, name in enumerate(names):
@@ -295,6 +483,4 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     if evals:
         history["eval_step"] = np.array([s for s, _ in evals])
         history["l2re"] = np.array([e for _, e in evals])
-    log.info("trained %s on %d points: loss %.3e in %.1f s", problem.name, len(pointset),
-             history["loss"][-1] if len(table) else float("nan"), wall)
-    return TrainResult(model, history, wall, config, problem.name)
+    return history
