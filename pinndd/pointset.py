@@ -12,6 +12,10 @@ read back with ``allow_pickle=False``: a point set received from someone else ne
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,82 @@ import numpy as np
 from .errors import PinnddError
 
 FORMAT_VERSION = 1
+
+#: What a damaged or foreign archive can raise while numpy and zipfile read it.
+_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError,
+                UnicodeDecodeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` atomically: into a temporary file in the
+    same folder, flushed and synced, then renamed over ``path``; a crash mid-write leaves the
+    previous file intact. Object arrays are refused (nothing pinndd writes is pickled)."""
+    path = Path(path)
+    for k, a in arrays.items():
+        if np.asarray(a).dtype.hasobject:
+            raise PinnddError(f"array {k!r} has dtype object; pinndd files hold numeric and text arrays only")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise PinnddError(f"cannot write {path}: {e.strerror or e}; choose a writable folder") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """All arrays of the ``.npz`` file ``path``, read without unpickling anything.
+
+    Raises :class:`PinnddError` (saying what the file is instead) for a missing file, a file that
+    is not a zip archive (text, a single ``.npy``), a truncated or corrupted archive, and an
+    archive holding pickled object arrays, which are never loaded.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except FileNotFoundError:
+        raise PinnddError(f"cannot read {what} {path}: no such file") from None
+    except OSError as e:
+        raise PinnddError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    if not head.startswith(b"PK"):
+        kind = "a single .npy array" if head.startswith(b"\x93NUMPY") else "empty" if not head else "text or another format"
+        raise PinnddError(f"cannot read {what} {path}: it is {kind}, not an .npz archive written by pinndd")
+    data: dict[str, np.ndarray] = {}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            for k in f.files:
+                try:
+                    data[k] = f[k]
+                except ValueError as e:
+                    if "allow_pickle" in str(e) or "Object arrays" in str(e):
+                        raise PinnddError(f"{path}: array {k!r} holds pickled Python objects; pinndd never loads "
+                                          f"those (a {what} holds numbers and text only)") from None
+                    raise
+    except PinnddError:
+        raise
+    except _READ_ERRORS as e:
+        raise PinnddError(f"cannot read {what} {path}: truncated or corrupted ({type(e).__name__}: {e})") from None
+    return data
+
+
+def _array(data: dict[str, np.ndarray], key: str, path, kinds: str, ndim: int | None = None) -> np.ndarray:
+    """``data[key]`` checked to be of a dtype kind in ``kinds`` (numpy's letters) and ``ndim``."""
+    if key not in data:
+        raise PinnddError(f"{path} is not a pinndd point set (missing {key!r})")
+    a = data[key]
+    if a.dtype.kind not in kinds or (ndim is not None and a.ndim != ndim):
+        raise PinnddError(f"{path}: {key!r} has dtype {a.dtype} and shape {a.shape}; not a pinndd point set "
+                          "(or one damaged after writing)")
+    return a
 
 
 def _as_points(name: str, pts: Any, dim: int | None = None) -> np.ndarray:
@@ -127,9 +207,16 @@ class PointSet:
 
     # -- geometry -------------------------------------------------------------------------------
     def validate(self, problem) -> PointSet:
-        """Check the set against ``problem``: dimension, interior points inside the domain,
-        condition points on their condition's face, known condition names. Returns ``self``."""
+        """Check the set against ``problem``: the problem it was made for (metadata), dimension,
+        interior points inside the domain, condition points on their condition's face, known
+        condition names. Returns ``self``."""
         box = problem.domain
+        made_for = self.metadata.get("problem")
+        if made_for is not None and made_for != problem.name:
+            raise PinnddError(
+                f"this point set was made for problem {made_for!r}, not {problem.name!r} (conditions and domain differ); "
+                f"make one for {problem.name!r} with a method's make(), or, if the problems really are the same, "
+                "set pointset.metadata['problem'] to the new name")
         if self.dim != box.dim:
             raise PinnddError(f"point set is {self.dim}-d but problem {problem.name!r} is {box.dim}-d")
         outside = ~box.contains(self.interior)
@@ -157,7 +244,7 @@ class PointSet:
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write a ``.npz`` file (no pickled objects). Returns the path written."""
+        """Write a ``.npz`` file (no pickled objects), atomically. Returns the path written."""
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
@@ -174,34 +261,44 @@ class PointSet:
             arrays[f"condition_{i}_points"], arrays[f"condition_{i}_weights"] = self.conditions[name]
         if self.targets is not None:
             arrays["targets"] = self.targets
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **arrays)
-        return path
+        if path.is_dir():
+            raise PinnddError(f"cannot save the point set to {path}: it is a folder; give a file name")
+        return write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | Path, problem=None) -> PointSet:
-        """Read a file written by :meth:`save`; validates it against ``problem`` when given."""
+        """Read a file written by :meth:`save`; validates it against ``problem`` when given.
+
+        Raises :class:`PinnddError` for anything but an intact pinndd point set: a missing,
+        truncated, corrupted or foreign file, pickled object arrays (never loaded), a format
+        version this pinndd does not read, metadata that is not a JSON object, arrays of the
+        wrong type or shape, and (with ``problem``) a set made for another problem.
+        """
         path = Path(path)
+        data = read_npz(path, "point set")
+        version = _array(data, "format_version", path, "iu", 0)
+        if not 1 <= int(version) <= FORMAT_VERSION:
+            raise PinnddError(f"{path} has format version {int(version)}; this pinndd reads versions 1 to {FORMAT_VERSION}"
+                              + (" (upgrade pinndd)" if int(version) > FORMAT_VERSION else ""))
         try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise PinnddError(f"cannot read point set {path}: {e}") from None
-        for key in ("format_version", "metadata", "interior", "interior_weights", "condition_names"):
-            if key not in data:
-                raise PinnddError(f"{path} is not a pinndd point set (missing {key!r})")
-        version = int(data["format_version"])
-        if version > FORMAT_VERSION:
-            raise PinnddError(f"{path} has format version {version}; this pinndd reads up to {FORMAT_VERSION}")
+            meta = json.loads(str(_array(data, "metadata", path, "U", 0)))
+        except json.JSONDecodeError as e:
+            raise PinnddError(f"{path}: its metadata is not valid JSON ({e})") from None
+        if not isinstance(meta, dict):
+            raise PinnddError(f"{path}: its metadata must be a JSON object; got a JSON {type(meta).__name__}")
+        names = _array(data, "condition_names", path, "U", 1).tolist()
         conditions = {}
-        for i, name in enumerate(data["condition_names"].tolist()):
-            conditions[str(name)] = (data[f"condition_{i}_points"], data[f"condition_{i}_weights"])
+        for i, name in enumerate(names):
+            conditions[str(name)] = (_array(data, f"condition_{i}_points", path, "fiu", 2),
+                                     _array(data, f"condition_{i}_weights", path, "fiu", 1))
+        targets = _array(data, "targets", path, "fiu", 1) if "targets" in data else None
+        target_weight = _array(data, "target_weight", path, "fiu", 0) if "target_weight" in data else 1.0
         ps = cls(
-            data["interior"],
-            data["interior_weights"],
+            _array(data, "interior", path, "fiu", 2),
+            _array(data, "interior_weights", path, "fiu", 1),
             conditions,
-            data.get("targets"),
-            float(data.get("target_weight", 1.0)),
-            json.loads(str(data["metadata"])),
+            targets,
+            float(target_weight),
+            meta,
         )
         return ps.validate(problem) if problem is not None else ps
