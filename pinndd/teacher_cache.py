@@ -11,6 +11,17 @@ parameters, domain, partials and conditions; the dense size, point method and se
 training settings; and a fingerprint of the code: the source files of the modules that train
 (:data:`TRAINING_MODULES`) and of the problem's residual and condition functions. Editing any of
 those makes earlier files unused rather than wrong.
+
+Several processes may share one folder (the Ray workers of a sweep, say):
+
+- a file is written to a temporary file of its own in the same folder, flushed and synced,
+  then renamed over the final name, so a reader sees either no file or a whole one, never a
+  partial write, and concurrent writers of one key leave one valid file;
+- :func:`load_or_train` lets one process train a missing key while the others wait on a lock
+  file next to it (``teacher-<hash>.lock``, POSIX ``flock``) and then load its result, so a
+  teacher is trained once per folder. Where ``flock`` is unavailable or does not lock (some
+  network file systems) each process trains and writes its own copy: duplicated work, same
+  safety.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +106,9 @@ def load(problem, config, key: str) -> tuple[torch.nn.Module, float] | None:
 
 
 def save(key: str, model: torch.nn.Module, cost: float) -> None:
-    """Write the run (atomically: a per-writer temporary file, then a rename); a folder that
-    cannot be written loses the cache entry, not the trained model."""
+    """Write the run atomically: a temporary file of this writer's own in the same folder,
+    flushed and synced, then renamed over the final name. A folder that cannot be written loses
+    the cache entry, not the trained model."""
     path = path_for(key)
     if path is None:
         return
@@ -102,8 +116,55 @@ def save(key: str, model: torch.nn.Module, cost: float) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-        np.savez(tmp, metadata=np.array(json.dumps({"key": key, "format": FORMAT, "cost_seconds": cost})), **arrays)
+        with open(tmp, "wb") as f:
+            np.savez(f, metadata=np.array(json.dumps({"key": key, "format": FORMAT, "cost_seconds": cost})), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         log.warning("could not write the teacher cache file %s (%s)", path, e)
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` with ``.lock`` for a suffix (waits for other holders);
+    a no-op where the lock cannot be taken."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, every process trains its own copy
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path.with_suffix(".lock"), "a")
+    except OSError as e:
+        log.warning("no lock for the teacher cache file %s (%s); training without it", path, e)
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        except OSError as e:
+            log.warning("could not lock %s (%s); training without the lock", f.name, e)
+        yield  # closing the file releases the lock
+
+
+def load_or_train(problem, config, key: str,
+                  train: Callable[[], tuple[torch.nn.Module, float]]) -> tuple[torch.nn.Module, float]:
+    """The cached run for ``key``, else ``train()`` (``-> (model, cost)``) written to the cache.
+    With a folder set, one process at a time trains a missing key; the others wait for it and
+    load its file (one training per key across the processes sharing the folder)."""
+    hit = load(problem, config, key)
+    if hit is not None:
+        return hit
+    path = path_for(key)
+    if path is None:
+        return train()
+    with _locked(path):
+        hit = load(problem, config, key)  # written while this process waited for the lock
+        if hit is not None:
+            return hit
+        model, cost = train()
+        save(key, model, cost)
+    return model, cost
