@@ -87,20 +87,17 @@ def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol")
     """One PINN trained on ``dense`` interior points of ``method`` (point seed ``seed``, network
     seed ``config.seed``) and its cost in seconds. With ``$PINNDD_TEACHER_CACHE`` set, the run
     is kept in that folder (arrays and JSON, no pickle) and reused by any later process with the
-    same problem, parameters, settings and training code (:mod:`pinndd.teacher_cache`); the cost
-    reported is that of the original training."""
+    same problem, parameters, settings and training code (:mod:`pinndd.teacher_cache`; processes
+    sharing the folder train a key once); the cost reported is that of the original training."""
     from . import methods
     from .training import train
 
-    key = teacher_cache.run_key(problem, dense, config, seed, method)
-    hit = teacher_cache.load(problem, config, key)
-    if hit is not None:
-        return hit
-    t0 = time.perf_counter()
-    res = train(problem, methods.get(method).make(problem, dense, seed=seed), config)
-    cost = time.perf_counter() - t0
-    teacher_cache.save(key, res.model, cost)
-    return res.model, cost
+    def run() -> tuple[torch.nn.Module, float]:
+        t0 = time.perf_counter()
+        res = train(problem, methods.get(method).make(problem, dense, seed=seed), config)
+        return res.model, time.perf_counter() - t0
+
+    return teacher_cache.load_or_train(problem, config, teacher_cache.run_key(problem, dense, config, seed, method), run)
 
 
 def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol",
