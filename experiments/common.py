@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import platform
@@ -16,6 +15,7 @@ import torch
 import pinndd
 from pinndd import methods
 from pinndd.protocols import method_settings  # noqa: F401 (re-exported for the sweep scripts)
+from pinndd.sweep import run_cells, write_table
 
 
 def machine() -> dict:
@@ -35,14 +35,39 @@ def machine() -> dict:
 
 
 def write_rows(rows: list[dict], out: Path, stem: str) -> None:
-    """Write ``rows`` as ``stem.csv`` and ``stem.json``."""
-    out.mkdir(parents=True, exist_ok=True)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / f"{stem}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
-    (out / f"{stem}.json").write_text(json.dumps(rows, indent=1))
+    """Write ``rows`` as ``stem.csv`` and ``stem.json`` (atomically, :func:`pinndd.sweep.write_table`)."""
+    write_table(rows, out, stem)
+
+
+def add_engine_args(ap, resume: bool = True) -> None:
+    """The sweep engine's flags (:mod:`pinndd.sweep`): ``--serial``, ``--address``, ``--workers``,
+    ``--gpus`` and (``resume``) ``--resume``."""
+    ap.add_argument("--serial", action="store_true", help="run the cells in this process, one after another (no Ray)")
+    ap.add_argument("--address", default=None, help="Ray cluster to join (default $RAY_ADDRESS, else Ray on this machine)")
+    ap.add_argument("--workers", type=int, default=None, help="cells at once (default: cores / --threads)")
+    ap.add_argument("--gpus", type=float, default=0.0, help="GPUs per cell (a fraction shares one device)")
+    ap.add_argument("--device", default="cpu", help="where the cells train (cuda needs --gpus under Ray)")
+    if resume:
+        ap.add_argument("--resume", action="store_true",
+                        help="keep the cells already in OUT/rows.json (matched by all their settings) and run the rest")
+
+
+def sweep(cells: list[dict], fn, args, out: Path, stem: str = "rows", desc: str = "cells") -> list[dict]:
+    """Run ``cells`` through :func:`pinndd.sweep.run_cells` with the script's engine flags and
+    return the rows (failed cells are logged and left out)."""
+    res = run_cells(cells, fn, out, stem=stem, resume=getattr(args, "resume", False), serial=args.serial,
+                    address=args.address, workers=args.workers, threads=args.threads, gpus=args.gpus, desc=desc)
+    return res.rows
+
+
+def engine_protocol(proto, args):
+    """``proto`` with its training on ``args.device``; refuses CUDA cells without a GPU share."""
+    from dataclasses import replace
+
+    device = getattr(args, "device", "cpu")
+    if device.startswith("cuda") and not args.serial and not args.gpus:
+        raise SystemExit("--device cuda under Ray needs --gpus (GPUs per cell, e.g. 0.25 for four cells per GPU)")
+    return replace(proto, train=replace(proto.train, device=device)) if device != proto.train.device else proto
 
 
 def summarise(rows: list[dict], keys: tuple[str, ...], metric: str = "l2re") -> dict[tuple, dict]:
