@@ -5,7 +5,10 @@
 For each PDE: one dense run per seed (``protocol.dense`` Sobol points), an *early-stopped*
 dense run per budget and seed (the dense set trained for the same number of point-steps as a
 ``budget``-point run: ``steps * budget / dense`` Adam steps, no L-BFGS), then every method at
-every budget and seed (the seed drives both the point set and the network). Writes a tidy
+every budget and seed (the seed drives both the point set and the network). Every run is one
+cell of :func:`pinndd.sweep.run_cells` (Ray tasks on this machine's cores by default;
+``--serial``, ``--address``, ``--workers``; ``--resume`` skips cells already in the table, matched
+by all their settings). Writes a tidy
 ``rows.csv``/``rows.json`` (pde, method, family, budget, seed, l2re, l1re, max_abs,
 residual_mse, make_seconds, train_seconds, n_points), ``table.md`` (mean ± std and median of
 L2RE) and ``budget_<pde>.png`` (error against budget).
@@ -14,7 +17,7 @@ L2RE) and ``budget_<pde>.png`` (error against budget).
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import logging
 import sys
 import time
@@ -23,10 +26,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt, machine, method_settings, parse_variant, start, summarise, write_rows  # noqa: E402
+from common import (  # noqa: E402
+    add_engine_args,
+    engine_protocol,
+    fmt,
+    machine,
+    method_settings,
+    parse_variant,
+    start,
+    summarise,
+    sweep,
+    write_rows,
+)
 
 import equations  # noqa: E402
-from pinndd import evaluate, methods, residual_mse, train  # noqa: E402
+from pinndd import TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
 from pinndd.teacher import labels_teacher  # noqa: E402
 
@@ -46,6 +60,20 @@ def run_one(problem, method: str, budget: int, seed: int, config, held_out, labe
             "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": labels_teacher(ps.metadata).get("l2re", float("nan"))}
 
 
+@functools.cache
+def held_out_for(pde: str):
+    return methods.interior_points(equations.get(pde), "uniform", 4096, seed=99_999)
+
+
+def run_cell(cell: dict) -> dict:
+    """One sweep cell: ``run_one`` for the cell's PDE, method, budget, seed and settings."""
+    problem = equations.get(cell["pde"])
+    r = run_one(problem, cell["method"], cell["budget"], cell["seed"], TrainConfig(**cell["config"]),
+                held_out_for(cell["pde"]), label=cell["label"], **cell["settings"])
+    log.info("%s %s %d seed %d: %.4f", cell["pde"], cell["label"], cell["row_budget"], cell["seed"], r["l2re"])
+    return {**r, "budget": cell["row_budget"]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pde", nargs="+", default=["burgers"])
@@ -59,46 +87,39 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dense", action="store_true")
     ap.add_argument("--dense-seeds", type=int, default=None, help="seeds of the dense runs (default: the most seeds used)")
     ap.add_argument("--out", default="experiments/out/sweep")
-    ap.add_argument("--resume", action="store_true", help="keep the rows already in OUT/rows.json and run only the missing ones")
+    add_engine_args(ap)
     args = ap.parse_args(argv)
-    proto = start(args)
+    proto = engine_protocol(start(args), args)
     budgets = args.budgets or list(proto.budgets)
     variants = dict(parse_variant(v) for v in args.variant)
     names = args.methods if args.methods is not None else ([] if variants else methods.names())
     out = Path(args.out)
-    rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
-    done = {(r["pde"], r["method"], r["budget"], r["seed"]) for r in rows}
+    cells: list[dict] = []
 
-    def run(problem, method, budget, seed, config, label=None, row_budget=None, **settings):
-        key = (problem.name, label or method, row_budget or budget, seed)
-        if key in done:
-            return
-        r = run_one(problem, method, budget, seed, config, held_out, label=label, **settings)
-        rows.append({**r, "budget": row_budget or budget})
-        done.add(key)
-        write_rows(rows, out, "rows")
-        log.info("%s %s %d seed %d: %.4f", problem.name, label or method, row_budget or budget, seed, r["l2re"])
+    def add(pde, method, budget, seed, config, label=None, row_budget=None, **settings):
+        cells.append({"pde": pde, "method": method, "label": label or method, "budget": budget,
+                      "row_budget": row_budget or budget, "seed": seed, "config": replace(config, seed=seed).to_dict(),
+                      "settings": settings})
 
     for pde in args.pde:
-        problem = equations.get(pde)
-        held_out = methods.interior_points(problem, "uniform", 4096, seed=99_999)
         n_seeds = lambda b: args.seeds or proto.seeds(b)  # noqa: E731
         if not args.no_dense:
             for seed in range(args.dense_seeds or max(n_seeds(b) for b in budgets)):
-                run(problem, "sobol", proto.dense, seed, proto.train, label="dense")
+                add(pde, "sobol", proto.dense, seed, proto.train, label="dense")
             for b in budgets:
                 steps = max(100, round(proto.train.adam_steps * b / proto.dense))
                 es = replace(proto.train, adam_steps=steps, lbfgs_steps=0)
                 for seed in range(n_seeds(b)):
-                    run(problem, "sobol", proto.dense, seed, es, label="dense_early_stop", row_budget=b)
+                    add(pde, "sobol", proto.dense, seed, es, label="dense_early_stop", row_budget=b)
         for method in names:
             for b in budgets:
                 for seed in range(n_seeds(b)):
-                    run(problem, method, b, seed, proto.train, **method_settings(method, proto))
+                    add(pde, method, b, seed, proto.train, **method_settings(method, proto))
         for label, (method, settings) in variants.items():
             for b in budgets:
                 for seed in range(n_seeds(b)):
-                    run(problem, method, b, seed, proto.train, label=label, **{**method_settings(method, proto), **settings})
+                    add(pde, method, b, seed, proto.train, label=label, **{**method_settings(method, proto), **settings})
+    rows = sweep(cells, run_cell, args, out, desc="budget sweep")
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, budgets)
     return 0

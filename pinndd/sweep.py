@@ -42,14 +42,17 @@ workers=None, threads=1, gpus=0.0, progress=None, desc="cells") -> SweepResult``
 - **Progress**: a tqdm bar advanced as cells finish (shown on a terminal, or as ``progress`` says).
 
 Environment variables named ``PINNDD_*`` (the teacher cache folder, say) are passed on to
-Ray workers, and the driver's ``sys.path`` is prepended to theirs, so ``fn`` may come from a
-script or from a module next to it.
+Ray workers, and the driver's ``sys.path`` is prepended to theirs. A module-level ``fn`` of the
+script being run is imported from that script's file in the workers (under another module name,
+so its ``if __name__ == "__main__"`` part does not run); other functions are pickled. On a
+cluster the package, the script and its folder must be at the same paths on every node.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import logging
@@ -164,17 +167,48 @@ def _call(fn: CellFn, cell: dict, key: str, threads: int) -> tuple[list[Row] | N
         torch.set_num_threads(before)
 
 
-def _remote_cell(payload: bytes, paths: list[str], env: dict[str, str], cell: dict, key: str, threads: int):
-    """Body of a Ray task: the driver's import paths and ``PINNDD_*`` variables first, then the
-    cell function (sent pickled, so it is unpickled only after the paths are in place)."""
+def _payload(fn: CellFn) -> tuple:
+    """How a worker finds ``fn``: a module-level function of the script being run (``__main__``)
+    is imported from the script's file there (so the script's other module-level helpers, caches
+    included, work as they do here); anything else is pickled (by reference to its module where
+    it has one, else by value)."""
     from ray import cloudpickle
 
+    main = sys.modules.get("__main__")
+    path, name = getattr(main, "__file__", None), getattr(fn, "__qualname__", "")
+    if getattr(fn, "__module__", None) == "__main__" and path and getattr(main, name, None) is fn:
+        return ("script", os.path.abspath(path), name)
+    return ("pickle", cloudpickle.dumps(fn))
+
+
+_SCRIPTS: dict[str, Any] = {}
+
+
+def _load(payload: tuple) -> CellFn:
+    if payload[0] == "pickle":
+        from ray import cloudpickle
+
+        return cloudpickle.loads(payload[1])
+    _, path, name = payload
+    module = _SCRIPTS.get(path)
+    if module is None:  # imported under another name than __main__: its command-line entry does not run
+        spec = importlib.util.spec_from_file_location(f"_pinndd_sweep_script_{len(_SCRIPTS)}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        _SCRIPTS[path] = module
+    return getattr(module, name)
+
+
+def _remote_cell(payload: tuple, paths: list[str], env: dict[str, str], cell: dict, key: str, threads: int):
+    """Body of a Ray task: the driver's import paths and ``PINNDD_*`` variables first, then the
+    cell function (sent as a reference or pickled, so it is loaded only after the paths are in place)."""
     for p in reversed(paths):
         if p not in sys.path:
             sys.path.insert(0, p)
     os.environ.update(env)
     try:
-        fn = cloudpickle.loads(payload)
+        fn = _load(payload)
     except Exception:
         return None, traceback.format_exc()
     return _call(fn, cell, key, threads)
@@ -270,6 +304,7 @@ def run_cells(cells: Sequence[Mapping], fn: CellFn, out: str | Path | None = Non
             write_table(result.rows, out, stem)
         failures_path = Path(out) / f"{stem}_failures.json"
         if result.failures:
+            failures_path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(failures_path, json.dumps(result.failures, indent=1))
         elif failures_path.exists():
             failures_path.unlink()
@@ -292,7 +327,7 @@ def _run_ray(todo: list[str], unique: dict[str, dict], fn: CellFn, finished, bar
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = workers or max(1, cpus // threads)
-        payload = ray.put(ray.cloudpickle.dumps(fn))
+        payload = ray.put(_payload(fn))
         env = {k: v for k, v in os.environ.items() if k.startswith("PINNDD_")}
         task = ray.remote(_remote_cell).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
         pending: dict[Any, str] = {}
