@@ -29,3 +29,15 @@ class TrainingDiverged(PinnddError, FloatingPointError):
             f"loss term {term!r} became {value} at step {step}; lower the learning rate, "
             "check the problem's residual for divisions by zero, or use float64"
         )
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped an iterative method; ``checkpoint`` is the last checkpoint written (or
+    resumed from), ``None`` when there is none, and ``step`` the step reached. ``str()`` is a
+    one-line message saying how to resume."""
+
+    def __init__(self, what: str, step: int, checkpoint=None):
+        self.step, self.checkpoint = step, checkpoint
+        where = (f"the last checkpoint is {checkpoint}; run the same call again to resume from it" if checkpoint
+                 else "no checkpoint was written (set checkpoint_dir and checkpoint_every to be able to resume)")
+        super().__init__(f"{what} interrupted at step {step}: {where}")

@@ -15,10 +15,12 @@ the synthetic set with a dense reference set through networks trained on them:
    resumed from a checkpoint is the uninterrupted run exactly;
 4. every ``checkpoint_every`` steps the state (raw synthetic tensors, the objective's tensors,
    the outer Adam moments and the step) is written to
-   ``checkpoint_dir/<name>-<problem>-<key>-step<k>.npz`` (``np.savez``, no pickle), where
-   ``key`` hashes every setting except ``outer_steps``, ``checkpoint_every``,
+   ``checkpoint_dir/<name>-<problem>-<key>-step<k>.npz`` (``np.savez``, no pickle, written
+   atomically), where ``key`` hashes every setting except ``outer_steps``, ``checkpoint_every``,
    ``checkpoint_dir`` and ``progress``; a later run with the same key resumes from the latest
-   checkpoint at or before its ``outer_steps``.
+   intact checkpoint at or before its ``outer_steps`` (a damaged one is skipped with a warning).
+   Ctrl-C raises :class:`pinndd.errors.Interrupted`, whose one-line message names the last
+   checkpoint.
 
 The student networks are soft-constraint PINNs (MLP ``depth`` x ``width``, ``activation``) used
 through :func:`torch.func.functional_call`, so a network *state* is a dict of tensors: fresh
@@ -49,10 +51,11 @@ import torch
 
 from .. import derivatives
 from ..budget import DEFAULT_RULE
-from ..errors import PinnddError
+from ..errors import Interrupted, PinnddError
 from ..experts import ExpertSet, make_student, param_layout, train_experts
 from ..losses import TensorPoints
 from ..nn import resolve_dtype
+from ..pointset import read_npz, write_npz
 from ..problem import coords
 from ..training import show_progress
 from .base import PointSetMethod, get
@@ -234,10 +237,10 @@ class Checkpointed:
     def _ckpt_path(self, problem, key: str, step: int) -> Path:
         return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
 
-    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
-        """The latest checkpoint at or before ``outer_steps`` as ``(step, path)``, or ``None``."""
+    def _checkpoints(self, problem, key: str) -> list[tuple[int, Path]]:
+        """Checkpoints at or before ``outer_steps`` as ``(step, path)``, latest first."""
         if not self.checkpoint_dir:
-            return None
+            return []
         found = []
         for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
             try:
@@ -246,14 +249,39 @@ class Checkpointed:
                 continue
             if s <= self.outer_steps:
                 found.append((s, p))
-        return max(found) if found else None
+        return sorted(found, reverse=True)
+
+    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
+        """The latest checkpoint at or before ``outer_steps`` as ``(step, path)``, or ``None``."""
+        found = self._checkpoints(problem, key)
+        return found[0] if found else None
+
+    def _read_latest(self, problem, key: str, read):
+        """``read(path, data)`` of the latest checkpoint that reads back intact, or ``None``.
+
+        ``data`` is the file's arrays (:func:`pinndd.pointset.read_npz`, never unpickled) with its
+        ``step`` checked against the file name. A truncated or damaged checkpoint (a kill during a
+        save on a file system without atomic rename, a copy cut short) is skipped with a warning
+        and the one before it is used."""
+        for step, path in self._checkpoints(problem, key):
+            try:
+                data = read_npz(path, f"{self.name} checkpoint")
+                if "step" not in data or data["step"].shape != () or int(data["step"]) != step:
+                    raise PinnddError(f"{path}: its step does not match its name")
+                return read(path, data)
+            except PinnddError as e:
+                log.warning("%s: skipping unreadable checkpoint (%s); trying the previous one", self.name, e)
+        return None
 
     @staticmethod
     def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        write_npz(path, arrays)
+
+    def _interrupted(self, step: int, last_path: Path | None) -> Interrupted:
+        """The exception for Ctrl-C at ``step``, logged as one line naming the last checkpoint."""
+        e = Interrupted(self.name, step, last_path)
+        log.warning("%s", e)
+        return e
 
 
 @dataclass(frozen=True)
@@ -406,31 +434,39 @@ class Distiller(Checkpointed, PointSetMethod):
         outer_log: list[float] = []
         start = 0
         key = self.checkpoint_key(problem, counts, seed)
-        found = self._latest_checkpoint(problem, key)
+        found = self._read_latest(problem, key, lambda path, data: (path, data))
+        last_path = None
         if found is not None:
-            start, path = found
-            outer_log = self._load_checkpoint(path, syn, ctx, opt, params)
-            log.info("%s: resumed from %s (step %d)", self.name, path, start)
+            last_path, data = found
+            start = int(data["step"])
+            outer_log = self._load_checkpoint(last_path, data, syn, ctx, opt, params)
+            log.info("%s: resumed from %s (step %d)", self.name, last_path, start)
 
         t1 = time.perf_counter()
         bar = _tqdm()(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
                       disable=not show_progress(self.progress), leave=False)
-        for step in range(start, self.outer_steps):
-            rng = step_generator(seed, step)
-            opt.zero_grad(set_to_none=True)
-            loss = self.objective(ctx, step, syn, rng)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise PinnddError(f"{self.name}: the outer objective became {value} at outer step {step}; "
-                                  "use dtype='float64' (trajectory matching on Poisson needed it; a lower "
-                                  "outer_lr did not help there) or lower outer_lr")
-            loss.backward()
-            opt.step()
-            outer_log.append(value)
-            bar.update(1)
-            bar.set_postfix(objective=f"{value:.3e}")
-            if self.checkpoint_dir and self.checkpoint_every and (step + 1) % self.checkpoint_every == 0:
-                self._save_checkpoint(self._ckpt_path(problem, key, step + 1), step + 1, syn, ctx, opt, params, outer_log)
+        step = start
+        try:
+            for step in range(start, self.outer_steps):
+                rng = step_generator(seed, step)
+                opt.zero_grad(set_to_none=True)
+                loss = self.objective(ctx, step, syn, rng)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise PinnddError(f"{self.name}: the outer objective became {value} at outer step {step}; "
+                                      "use dtype='float64' (trajectory matching on Poisson needed it; a lower "
+                                      "outer_lr did not help there) or lower outer_lr")
+                loss.backward()
+                opt.step()
+                outer_log.append(value)
+                bar.update(1)
+                bar.set_postfix(objective=f"{value:.3e}")
+                if self.checkpoint_dir and self.checkpoint_every and (step + 1) % self.checkpoint_every == 0:
+                    last_path = self._ckpt_path(problem, key, step + 1)
+                    self._save_checkpoint(last_path, step + 1, syn, ctx, opt, params, outer_log)
+        except KeyboardInterrupt:
+            bar.close()
+            raise self._interrupted(step, last_path) from None
         bar.close()
         t_outer = time.perf_counter() - t1
         log.info("%s on %s: %d outer steps in %.1f s, objective %s -> %s", self.name, problem.name,
@@ -474,29 +510,39 @@ class Distiller(Checkpointed, PointSetMethod):
                 arrays[f"adam/{i}/step"] = np_(torch.as_tensor(st["step"]))
         self._write_npz(path, arrays)
 
-    def _load_checkpoint(self, path: Path, syn: SyntheticSet, ctx: DistillContext, opt: torch.optim.Optimizer,
-                         params: list[torch.Tensor]) -> list[float]:
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as e:
-            raise PinnddError(f"cannot read distiller checkpoint {path}: {e}") from None
-        syn.load_raw({k[4:]: v for k, v in data.items() if k.startswith("syn/")})
-        for k, t in ctx.learnable.items():
-            if f"obj/{k}" not in data:
-                raise PinnddError(f"checkpoint {path} lacks the objective tensor {k!r}")
-            with torch.no_grad():
-                t.copy_(torch.as_tensor(data[f"obj/{k}"], dtype=t.dtype, device=t.device))
-        state = {}
+    def _load_checkpoint(self, path: Path, data: dict[str, np.ndarray], syn: SyntheticSet, ctx: DistillContext,
+                         opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> list[float]:
+        """Put the state of checkpoint ``data`` (read from ``path``) into the run; every array is
+        checked before anything is changed, so a refused file leaves the run as it was."""
+        def need(key: str, shape: tuple[int, ...] | None) -> np.ndarray:
+            a = data.get(key)
+            if a is None or a.dtype.kind not in "fiu" or (shape is not None and a.shape != shape):
+                raise PinnddError(f"checkpoint {path}: {key!r} is missing or has the wrong type or shape "
+                                  f"(expected {shape}); it belongs to other settings or is damaged")
+            return a
+
+        syn_arrays = {k: need(f"syn/{k}", tuple(t.shape)) for k, t in syn.raw().items()}
+        obj_arrays = {k: need(f"obj/{k}", tuple(t.shape)) for k, t in ctx.learnable.items()}
+        outer_log = need("outer_log", (int(data["step"]),))
+        moments = {}
         for i, p in enumerate(params):
             if f"adam/{i}/exp_avg" in data:
-                state[i] = {
-                    "step": torch.as_tensor(data[f"adam/{i}/step"]),
-                    "exp_avg": torch.as_tensor(data[f"adam/{i}/exp_avg"], dtype=p.dtype, device=p.device),
-                    "exp_avg_sq": torch.as_tensor(data[f"adam/{i}/exp_avg_sq"], dtype=p.dtype, device=p.device),
-                }
+                moments[i] = (need(f"adam/{i}/step", ()), need(f"adam/{i}/exp_avg", tuple(p.shape)),
+                              need(f"adam/{i}/exp_avg_sq", tuple(p.shape)))
+        syn.load_raw(syn_arrays)
+        for k, t in ctx.learnable.items():
+            with torch.no_grad():
+                t.copy_(torch.as_tensor(obj_arrays[k], dtype=t.dtype, device=t.device))
+        state = {}
+        for i, (step, avg, avg_sq) in moments.items():
+            p = params[i]
+            state[i] = {
+                "step": torch.as_tensor(step),
+                "exp_avg": torch.as_tensor(avg, dtype=p.dtype, device=p.device),
+                "exp_avg_sq": torch.as_tensor(avg_sq, dtype=p.dtype, device=p.device),
+            }
         opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
-        return [float(v) for v in data["outer_log"]]
+        return [float(v) for v in outer_log]
 
 
 def _tqdm():

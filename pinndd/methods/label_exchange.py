@@ -31,9 +31,10 @@ the proposal was kept. Condition
 points (the budget rule's) and unit weights do not change; every interior point is labelled by
 the teacher at its final position (``target_weight``), so labels stay valid as points move.
 
-Checkpoint every ``checkpoint_every`` rounds (``np.savez``, no pickle: the interior points, the
-round, the logs) and resume from the latest one at or before ``outer_steps``; a resumed run
-equals the uninterrupted one. Cost: the teacher (one dense training of ``teacher_scale`` times
+Checkpoint every ``checkpoint_every`` rounds (``np.savez``, no pickle, written atomically: the
+interior points, the round, the logs) and resume from the latest intact one at or before
+``outer_steps`` (a damaged one is skipped); a resumed run equals the uninterrupted one. Ctrl-C
+raises :class:`pinndd.errors.Interrupted`, whose one-line message names the last checkpoint. Cost: the teacher (one dense training of ``teacher_scale`` times
 the protocol's steps, ``teacher_seconds``) plus ``2 * outer_steps`` short student trainings
 (``cost_seconds_outer``); ``dense_training_seconds`` is one protocol-length dense training,
 estimated as ``teacher_seconds / teacher_scale``.
@@ -162,17 +163,20 @@ class LabelExchange(Checkpointed, _TeacherMethod):
         return np.vstack([interior[keep], cand[add]])
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def _resume(self, problem, key):
-        found = self._latest_checkpoint(problem, key)
-        if found is None:
-            return None
-        _, path = found
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return (int(f["step"]), f["interior"], [float(v) for v in f["outer_log"]],
-                        [float(v) for v in f["proposal_log"]], [bool(a) for a in f["accepted"]])
-        except (OSError, ValueError, KeyError) as e:
-            raise PinnddError(f"cannot read label_exchange checkpoint {path}: {e}") from None
+    def _resume(self, problem, key, dim: int):
+        """The state of the latest intact checkpoint (a damaged one is skipped), or ``None``."""
+        def read(path, data):
+            r = int(data["step"])
+            ok = {"outer_log": (r,), "proposal_log": (r,), "accepted": (r,)}
+            interior = data.get("interior")
+            ok["interior"] = (len(interior) if interior is not None and interior.ndim == 2 else -1, dim)
+            for k, shape in ok.items():
+                if k not in data or data[k].shape != shape or data[k].dtype.kind not in ("b" if k == "accepted" else "f"):
+                    raise PinnddError(f"checkpoint {path}: {k!r} is missing or has the wrong type or shape")
+            return (r, data["interior"], [float(v) for v in data["outer_log"]],
+                    [float(v) for v in data["proposal_log"]], [bool(a) for a in data["accepted"]])
+
+        return self._read_latest(problem, key, read)
 
     # -- tasks (one here; several in task_exchange) --------------------------------------------
     def tasks(self, problem) -> list:
@@ -198,11 +202,13 @@ class LabelExchange(Checkpointed, _TeacherMethod):
             return served[i]
 
         key = self.checkpoint_key(problem, counts, seed)
-        state = self._resume(problem, key)
+        state = self._resume(problem, key, problem.domain.dim)
+        last_path = None
         if state is None:
             start, interior, outer_log, proposal_log, accepted = 0, self._init_points(problem, counts, seed), [], [], []
         else:
             start, interior, outer_log, proposal_log, accepted = state
+            last_path = self._ckpt_path(problem, key, start)
             log.info("label_exchange: resumed at round %d", start)
 
         def labelled(points, by):
@@ -211,29 +217,35 @@ class LabelExchange(Checkpointed, _TeacherMethod):
         t0 = time.perf_counter()
         bar = tqdm(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
                    disable=not show_progress(self.progress), leave=False)
-        for r in range(start, self.outer_steps):
-            rng = np.random.default_rng(step_seed(seed, r))
-            student_seed = int(rng.integers(2**31 - 1))
-            order = rng.permutation(len(pool))
-            half = min(self.dense_batch, len(pool) // 2)
-            cand, val = order[:half], order[half:2 * half]
-            i = self.round_task(len(tasks), seed, r)
-            task_problem, (by, u_pool) = tasks[i], task(i)
-            j_cur, err_val, model = self.outcome(task_problem, labelled(interior, by), by, student_seed, pool[val], u_pool[val])
-            err_cand = np.abs(predict(model, pool[cand]) - u_pool[cand])
-            proposal = self.propose(problem, interior, err_val, pool[val], pool[cand], err_cand, rng)
-            j_new, _, _ = self.outcome(task_problem, labelled(proposal, by), by, student_seed, pool[val], u_pool[val])
-            outer_log.append(j_cur)
-            proposal_log.append(j_new)
-            accepted.append(j_new < j_cur)
-            if j_new < j_cur:
-                interior = proposal
-            bar.update(1)
-            bar.set_postfix(objective=f"{min(j_cur, j_new):.3e}")
-            if self.checkpoint_dir and self.checkpoint_every and (r + 1) % self.checkpoint_every == 0:
-                self._write_npz(self._ckpt_path(problem, key, r + 1), {
-                    "step": np.array(r + 1), "interior": interior, "outer_log": np.asarray(outer_log, dtype=np.float64),
-                    "proposal_log": np.asarray(proposal_log, dtype=np.float64), "accepted": np.asarray(accepted, dtype=bool)})
+        r = start
+        try:
+            for r in range(start, self.outer_steps):
+                rng = np.random.default_rng(step_seed(seed, r))
+                student_seed = int(rng.integers(2**31 - 1))
+                order = rng.permutation(len(pool))
+                half = min(self.dense_batch, len(pool) // 2)
+                cand, val = order[:half], order[half:2 * half]
+                i = self.round_task(len(tasks), seed, r)
+                task_problem, (by, u_pool) = tasks[i], task(i)
+                j_cur, err_val, model = self.outcome(task_problem, labelled(interior, by), by, student_seed, pool[val], u_pool[val])
+                err_cand = np.abs(predict(model, pool[cand]) - u_pool[cand])
+                proposal = self.propose(problem, interior, err_val, pool[val], pool[cand], err_cand, rng)
+                j_new, _, _ = self.outcome(task_problem, labelled(proposal, by), by, student_seed, pool[val], u_pool[val])
+                outer_log.append(j_cur)
+                proposal_log.append(j_new)
+                accepted.append(j_new < j_cur)
+                if j_new < j_cur:
+                    interior = proposal
+                bar.update(1)
+                bar.set_postfix(objective=f"{min(j_cur, j_new):.3e}")
+                if self.checkpoint_dir and self.checkpoint_every and (r + 1) % self.checkpoint_every == 0:
+                    last_path = self._ckpt_path(problem, key, r + 1)
+                    self._write_npz(last_path, {
+                        "step": np.array(r + 1), "interior": interior, "outer_log": np.asarray(outer_log, dtype=np.float64),
+                        "proposal_log": np.asarray(proposal_log, dtype=np.float64), "accepted": np.asarray(accepted, dtype=bool)})
+        except KeyboardInterrupt:
+            bar.close()
+            raise self._interrupted(r, last_path) from None
         bar.close()
         out = labelled(interior, teacher)
         teachers = {id(t): t for t in [teacher, *(t for t, _ in served.values())]}
