@@ -840,9 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(f"pinndd {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("pinndd: interrupted (files already written are complete; the run folder may lack its manifest)",
-              file=sys.stderr)
+    except KeyboardInterrupt as e:
+        detail = str(e) or "files already written are complete; the run folder has no manifest.json"
+        print(f"pinndd {args.command}: interrupted ({detail})", file=sys.stderr)
         return 130
     except PinnddError as e:
         print(f"pinndd {args.command}: error: {e}", file=sys.stderr)

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from .errors import PinnddError
-from .manifest import atomic_write, json_safe
+from .manifest import json_safe
+from .pointset import read_npz, write_npz
 
 FORMAT = "pinndd-model"
 FORMAT_VERSION = 1
@@ -60,21 +61,13 @@ def save_model(path: str | Path, model: torch.nn.Module, config, problem, spec: 
     }
     arrays = {_PREFIX + k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     arrays["metadata"] = np.array(json.dumps(meta))
-
-    def write(f):
-        np.savez(f, **arrays)
-
-    return atomic_write(path, write)
+    return write_npz(path, arrays)
 
 
 def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The metadata and the arrays of a model file (nothing is built, nothing unpickled)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise PinnddError(f"cannot read model file {path}: {e}") from None
+    data = read_npz(path, "model file")
     if "metadata" not in data:
         raise PinnddError(f"{path} is not a pinndd model file (no metadata); a point set? try `pinndd show {path}`")
     try:

@@ -76,8 +76,7 @@ def import_deepxde():
     except ImportError as e:
         raise PinnddError(f"DeepXDE is not installed ({e}); pip install 'pinndd[deepxde]' (or pip install deepxde)") from None
     finally:
-        torch.set_default_device(device)
-        torch.set_default_dtype(dtype)
+        _restore(device, dtype)
     if dde.backend.backend_name != "pytorch":
         raise PinnddError(f"DeepXDE was already imported with the {dde.backend.backend_name!r} backend; "
                           "pinndd needs pytorch: set DDE_BACKEND=pytorch before importing deepxde")
@@ -94,8 +93,15 @@ def _quiet_float(dde, dtype: str):
             dde.config.set_default_float(dtype)
             yield
     finally:
-        torch.set_default_dtype(old)
-        torch.set_default_device(device)
+        _restore(device, old)
+
+
+def _restore(device: torch.device, dtype: torch.dtype) -> None:
+    """Put torch's default device and dtype back (without installing a device context when the
+    default was the CPU: that would route every torch call through a Python hook)."""
+    torch.set_default_dtype(dtype)
+    if torch.get_default_device() != device:
+        torch.set_default_device(None if device.type == "cpu" else device)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +430,7 @@ def _value_fn(func: Callable):
         first = next(iter(x.values()))
         X = torch.stack(list(x.values()), -1).reshape(-1, len(x)).detach().cpu().double().numpy()
         v = np.asarray(f(X), dtype=np.float64).reshape(-1)
-        v = np.broadcast_to(v, (len(X),)) if v.size == 1 else v
+        v = np.full(len(X), v[0]) if v.size == 1 else v
         return torch.as_tensor(v, dtype=first.dtype, device=first.device).reshape(first.shape)
 
     return value
