@@ -119,7 +119,7 @@ def main(argv=None) -> int:
             for b in budgets:
                 for seed in range(n_seeds(b)):
                     add(pde, method, b, seed, proto.train, label=label, **{**method_settings(method, proto), **settings})
-    rows = sweep(cells, run_cell, args, out, desc="budget sweep")
+    rows = sweep(cells, run_cell, args, out, desc="budget sweep").rows
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, budgets)
     return 0

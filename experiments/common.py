@@ -52,12 +52,11 @@ def add_engine_args(ap, resume: bool = True) -> None:
                         help="keep the cells already in OUT/rows.json (matched by all their settings) and run the rest")
 
 
-def sweep(cells: list[dict], fn, args, out: Path, stem: str = "rows", desc: str = "cells") -> list[dict]:
-    """Run ``cells`` through :func:`pinndd.sweep.run_cells` with the script's engine flags and
-    return the rows (failed cells are logged and left out)."""
-    res = run_cells(cells, fn, out, stem=stem, resume=getattr(args, "resume", False), serial=args.serial,
-                    address=args.address, workers=args.workers, threads=args.threads, gpus=args.gpus, desc=desc)
-    return res.rows
+def sweep(cells: list[dict], fn, args, out: Path, stem: str = "rows", desc: str = "cells"):
+    """Run ``cells`` through :func:`pinndd.sweep.run_cells` with the script's engine flags; its
+    :class:`pinndd.sweep.SweepResult` (``.rows``; failed cells logged, in ``.failures``)."""
+    return run_cells(cells, fn, out, stem=stem, resume=getattr(args, "resume", False), serial=args.serial,
+                     address=args.address, workers=args.workers, threads=args.threads, gpus=args.gpus, desc=desc)
 
 
 def engine_protocol(proto, args):

@@ -14,16 +14,19 @@ through the same loop. Labelled sets drop their labels at shifted values by defa
 (``--labels``: ``drop``, ``relabel`` = a new dense teacher per shift, ``reference`` = oracle
 labels, ``parametric`` = one parametric PINN teacher over the in-distribution range).
 
-Writes ``rows.csv``/``rows.json`` (one row per PDE, family, method, set seed, shift value and
-network seed), ``table.md`` (mean ± std L2RE per shift value with the ratio to dense, the OOD/ID
-ratio and the worst ratio to dense per method) and ``ood_<pde>_<param>.png`` (error against
-shift, median and min-max over seeds, the in-distribution range shaded).
+Each (PDE, family, method, set seed) is one cell of :func:`pinndd.sweep.run_cells` (Ray tasks on
+this machine's cores by default; ``--serial``, ``--address``, ``--workers``; ``--resume`` skips
+cells already in the table, matched by all their settings). Writes ``rows.csv``/``rows.json``
+(one row per PDE, family, method, set seed, shift value and network seed), ``table.md`` (mean ±
+std L2RE per shift value with the ratio to dense, the OOD/ID ratio and the worst ratio to dense
+per method) and ``ood_<pde>_<param>.png`` (error against shift, median and min-max over seeds,
+the in-distribution range shaded).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import logging
 import sys
 import time
@@ -34,10 +37,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import default_budget, machine, method_settings, parse_variant, start, write_rows  # noqa: E402
+from common import (  # noqa: E402
+    add_engine_args,
+    default_budget,
+    engine_protocol,
+    machine,
+    method_settings,
+    parse_variant,
+    start,
+    sweep,
+    write_rows,
+)
 
 import equations  # noqa: E402
-from pinndd import methods, ood  # noqa: E402
+from pinndd import TrainConfig, methods, ood  # noqa: E402
 from pinndd.errors import PinnddError  # noqa: E402
 from pinndd.parametric import train_parametric  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
@@ -64,6 +77,37 @@ def families_for(problem, spec: list[str] | None) -> list[str]:
     return [p for p in spec if p in declared]
 
 
+@functools.cache
+def held_out_for(pde: str):
+    return ood.held_out_points(equations.get(pde))
+
+
+def run_cell(cell: dict, teachers: dict | None = None) -> list[dict]:
+    """One cell: the method's set for one PDE, family and set seed, retrained at every shift
+    value with every network seed (``teachers``: parametric label sources by ``"pde/param"``)."""
+    problem = equations.get(cell["pde"])
+    param, name, method, set_seed = cell["param"], cell["label"], cell["method"], cell["set_seed"]
+    fam = problem.shift(param)
+    values = [tuple(v) for v in cell["values"]]
+    labels = teachers[f"{cell['pde']}/{param}"] if cell["labels"] == "parametric" else cell["labels"]
+    t0 = time.perf_counter()
+    if method == "dense":
+        ps = methods.get("sobol").make(problem, cell["dense"], seed=set_seed)
+    else:  # a method that fails is reported (failures.csv), not fatal: the engine keeps the cell out
+        ps = methods.get(method, **cell["settings"]).make(problem, cell["budget"], seed=set_seed)
+    make_s = time.perf_counter() - t0
+    extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
+    config = TrainConfig(**cell["config"])
+    new = ood.retrain_ood(problem, ps, fam, values, config, cell["seeds"], labels, held_out=held_out_for(cell["pde"]),
+                          method=name)
+    for r in new:
+        r.update(make_seconds=make_s, extra_seconds=extra, family=ps.metadata.get("family", ""),
+                 adam_steps=config.adam_steps, lbfgs_steps=config.lbfgs_steps)
+    means = {v: np.mean([r["l2re"] for r in new if r["value"] == v]) for v, _ in values}
+    log.info("%s %s %s set %d: %s", cell["pde"], param, name, set_seed, " ".join(f"{v:g}:{e:.3g}" for v, e in means.items()))
+    return new
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pde", nargs="+", default=list(DEFAULT_PDES))
@@ -83,10 +127,9 @@ def main(argv=None) -> int:
                     help="an extra row label for a method with settings, e.g. "
                          "'label_exchange (teacher 3x)=label_exchange:teacher_scale=3'")
     ap.add_argument("--out", default="experiments/out/ood")
-    ap.add_argument("--resume", action="store_true",
-                    help="keep the rows in OUT/rows.json and make only the (pde, shift, method, set) not there")
+    add_engine_args(ap)
     args = ap.parse_args(argv)
-    proto = start(args)
+    proto = engine_protocol(start(args), args)
     budget = default_budget(proto, args.budget)
     registered = set(methods.names())
     variants = dict(parse_variant(v) for v in args.variant)
@@ -96,54 +139,33 @@ def main(argv=None) -> int:
     if unknown:
         raise PinnddError(f"unknown methods {unknown}; registered: {sorted(registered)} (and 'dense')")
     runs = {name: (name, {}) for name in names} | variants  # row label -> (method, its own settings)
-    seeds = list(range(args.seeds))
     out = Path(args.out)
-    rows: list[dict] = json.loads((out / "rows.json").read_text()) if args.resume and (out / "rows.json").exists() else []
-    done = {(r["pde"], r["param"], r["method"], r.get("set_seed", 0)) for r in rows}
     teachers: list[dict] = []
-    failures: list[dict] = []
+    parametric: dict[str, object] = {}
+    cells: list[dict] = []
     t_start = time.perf_counter()
     for pde in args.pde:
         problem = equations.get(pde)
-        held_out = ood.held_out_points(problem)
         for param in families_for(problem, args.families):
             fam = problem.shift(param)
             values = ood.shift_values(fam, n_in=args.n_in, n_out=args.n_out, nominal=problem.params[param])
-            labels = args.labels
-            if labels == "parametric":
+            if args.labels == "parametric":
                 pres = train_parametric(problem, param, fam.in_range, budget=proto.dense, config=proto.train, seed=0)
-                labels = pres.teacher()
+                parametric[f"{pde}/{param}"] = pres.teacher()
                 teachers += [{**r, "cost_seconds": pres.cost_seconds} for r in pres.evaluate([v for v, _ in values])]
                 log.info("%s %s: parametric teacher in %.1f s", pde, param, pres.cost_seconds)
             for name, (method, settings) in runs.items():
+                kw = {} if method == "dense" else {**method_settings(method, proto), **settings}
                 for set_seed in range(args.set_seeds):
-                    if (pde, param, name, set_seed) in done:
-                        continue
-                    t0 = time.perf_counter()
-                    if method == "dense":
-                        ps = methods.get("sobol").make(problem, proto.dense, seed=set_seed)
-                    else:
-                        kw = {**method_settings(method, proto), **settings}
-                        try:
-                            ps = methods.get(method, **kw).make(problem, budget, seed=set_seed)
-                        except PinnddError as e:  # a method that fails here is reported, not fatal
-                            log.warning("%s %s %s set %d failed: %s", pde, param, name, set_seed, e)
-                            failures.append({"pde": pde, "param": param, "method": name, "set_seed": set_seed,
-                                             "error": str(e)})
-                            continue
-                    make_s = time.perf_counter() - t0
-                    extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
-                    new = ood.retrain_ood(problem, ps, fam, values, proto.train, seeds, labels, held_out=held_out,
-                                          method=name)
-                    for r in new:
-                        r.update(make_seconds=make_s, extra_seconds=extra, family=ps.metadata.get("family", ""),
-                                 adam_steps=proto.train.adam_steps, lbfgs_steps=proto.train.lbfgs_steps)
-                    rows += new
-                    means = {v: np.mean([r["l2re"] for r in new if r["value"] == v]) for v, _ in values}
-                    log.info("%s %s %s set %d: %s", pde, param, name, set_seed,
-                             " ".join(f"{v:g}:{e:.3g}" for v, e in means.items()))
-                    write_rows(rows, out, "rows")
-    write_rows(rows, out, "rows")
+                    cells.append({"pde": pde, "param": param, "label": name, "method": method, "settings": kw,
+                                  "set_seed": set_seed, "budget": budget, "dense": proto.dense,
+                                  "values": [[float(v), bool(i)] for v, i in values], "seeds": list(range(args.seeds)),
+                                  "labels": args.labels, "config": proto.train.to_dict()})
+    fn = functools.partial(run_cell, teachers=parametric) if parametric else run_cell
+    res = sweep(cells, fn, args, out, desc="ood sweep")
+    rows = res.rows
+    failures = [{"pde": f["cell"]["pde"], "param": f["cell"]["param"], "method": f["cell"]["label"],
+                 "set_seed": f["cell"]["set_seed"], "error": f["error"]} for f in res.failures]
     if teachers:
         write_rows(teachers, out, "parametric_teachers")
     if failures:

@@ -44,13 +44,15 @@ workers=None, threads=1, gpus=0.0, progress=None, desc="cells") -> SweepResult``
 Environment variables named ``PINNDD_*`` (the teacher cache folder, say) are passed on to
 Ray workers, and the driver's ``sys.path`` is prepended to theirs. A module-level ``fn`` of the
 script being run is imported from that script's file in the workers (under another module name,
-so its ``if __name__ == "__main__"`` part does not run); other functions are pickled. On a
+so its ``if __name__ == "__main__"`` part does not run), also inside a ``functools.partial``
+whose bound arguments (a trained teacher, say) are pickled; other functions are pickled. On a
 cluster the package, the script and its folder must be at the same paths on every node.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import importlib.util
 import io
@@ -170,10 +172,13 @@ def _call(fn: CellFn, cell: dict, key: str, threads: int) -> tuple[list[Row] | N
 def _payload(fn: CellFn) -> tuple:
     """How a worker finds ``fn``: a module-level function of the script being run (``__main__``)
     is imported from the script's file there (so the script's other module-level helpers, caches
-    included, work as they do here); anything else is pickled (by reference to its module where
-    it has one, else by value)."""
+    included, work as they do here), also under :func:`functools.partial` (whose arguments are
+    pickled); anything else is pickled (by reference to its module where it has one, else by
+    value)."""
     from ray import cloudpickle
 
+    if isinstance(fn, functools.partial):  # the function found as below, its bound arguments pickled
+        return ("partial", _payload(fn.func), cloudpickle.dumps((fn.args, fn.keywords)))
     main = sys.modules.get("__main__")
     path, name = getattr(main, "__file__", None), getattr(fn, "__qualname__", "")
     if getattr(fn, "__module__", None) == "__main__" and path and getattr(main, name, None) is fn:
@@ -185,9 +190,12 @@ _SCRIPTS: dict[str, Any] = {}
 
 
 def _load(payload: tuple) -> CellFn:
-    if payload[0] == "pickle":
+    if payload[0] in ("pickle", "partial"):
         from ray import cloudpickle
 
+        if payload[0] == "partial":
+            args, kwargs = cloudpickle.loads(payload[2])
+            return functools.partial(_load(payload[1]), *args, **kwargs)
         return cloudpickle.loads(payload[1])
     _, path, name = payload
     module = _SCRIPTS.get(path)
