@@ -11,9 +11,37 @@ passing another :class:`BudgetRule` to a method's ``make``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from .errors import PinnddError
+
+#: The largest budget accepted: ten million interior points (a float64 set of that size and the
+#: tensors of one training step already take gigabytes; budgets are typically 64-8192).
+MAX_BUDGET = 10_000_000
+
+
+def check_budget(budget) -> int:
+    """``budget`` as an ``int`` in ``1 .. MAX_BUDGET``, or a :class:`PinnddError` saying why not.
+
+    Accepts integers and integral floats (``256.0``) and strings of digits (as a command line
+    gives them); refuses ``0``, negatives, ``2.5``, ``"abc"``, booleans, NaN and anything above
+    :data:`MAX_BUDGET`."""
+    value = budget
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or int(value) != value:
+        raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}")
+    if value < 1:
+        raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}")
+    if value > MAX_BUDGET:
+        raise PinnddError(f"budget {int(value)} is above the limit of {MAX_BUDGET} interior points (memory: about "
+                          f"{int(value) * 16 / 2**30:.1f} GiB per copy of the points alone); budgets count interior points")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -24,13 +52,16 @@ class BudgetRule:
     min_per_condition: int = 16
 
     def __post_init__(self) -> None:
+        if isinstance(self.min_per_condition, bool) or not isinstance(self.min_per_condition, numbers.Integral):
+            raise PinnddError(f"BudgetRule.min_per_condition must be an integer; got {self.min_per_condition!r}")
+        if not isinstance(self.condition_fraction, numbers.Real) or not math.isfinite(self.condition_fraction):
+            raise PinnddError(f"BudgetRule.condition_fraction must be a finite number; got {self.condition_fraction!r}")
         if self.condition_fraction < 0 or self.min_per_condition < 1:
             raise PinnddError("BudgetRule needs condition_fraction >= 0 and min_per_condition >= 1")
 
     def split(self, problem, budget: int) -> dict[str, int]:
         """``{"interior": budget, <condition>: m, ...}`` for ``problem``."""
-        if int(budget) != budget or budget < 1:
-            raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}")
+        budget = check_budget(budget)
         names = problem.condition_names
         per = max(self.min_per_condition, round(self.condition_fraction * budget / max(len(names), 1)))
         return {"interior": int(budget), **{n: per for n in names}}

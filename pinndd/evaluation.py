@@ -46,11 +46,31 @@ def errors(prediction: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     }
 
 
+def check_model(problem, model: torch.nn.Module) -> None:
+    """Raise :class:`PinnddError` when ``model`` was built for another problem (a PINN records
+    its problem) or takes inputs of another dimension than ``problem``'s domain."""
+    if not isinstance(model, torch.nn.Module):
+        raise PinnddError(f"expected a trained model (torch.nn.Module, e.g. result.model); got {type(model).__name__}")
+    own = getattr(model, "problem", None)
+    if own is not None and getattr(own, "name", problem.name) != problem.name:
+        raise PinnddError(f"this model was trained for {own.name!r}, not {problem.name!r}; evaluate it with its own "
+                          "problem (shifted parameters of the same problem are fine)")
+    for name, buf in model.named_buffers():
+        if name.endswith("in_scale") and buf.shape[-1] != problem.domain.dim:
+            raise PinnddError(f"this model takes {buf.shape[-1]}-d inputs but {problem.name!r} is {problem.domain.dim}-d")
+
+
 def evaluate(problem, model: torch.nn.Module, points: np.ndarray | None = None) -> dict[str, float]:
     """Reference errors of ``model`` for ``problem`` (at its current parameters).
 
     ``points`` defaults to ``problem.evaluation_points()``, a grid no method trains on.
+
+    Raises
+    ------
+    PinnddError
+        For a model trained for another problem or of another input dimension.
     """
+    check_model(problem, model)
     pts = problem.evaluation_points() if points is None else np.asarray(points, dtype=np.float64)
     return errors(predict(model, pts), problem.reference(pts))
 

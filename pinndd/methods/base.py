@@ -11,6 +11,7 @@ distillers all register here, so an experiment loops over :func:`names`.
 
 from __future__ import annotations
 
+import numbers
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -19,9 +20,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
-from ..budget import DEFAULT_RULE, BudgetRule
+from ..budget import DEFAULT_RULE, BudgetRule, check_budget
 from ..errors import PinnddError
 from ..pointset import PointSet
+from ..training import check_problem
 from .sampling import sample_face, sample_unit
 
 _REGISTRY: dict[str, type[PointSetMethod]] = {}
@@ -37,6 +39,8 @@ class PointSetMethod(ABC):
 
     def make(self, problem, budget: int, seed: int = 0, rule: BudgetRule = DEFAULT_RULE) -> PointSet:
         """A point set of ``budget`` interior points for ``problem``, reproducible from ``seed``."""
+        budget, seed = check_budget(budget), check_seed(seed)
+        check_problem(problem)
         counts = rule.split(problem, budget)
         t0 = time.perf_counter()
         ps, extra = self._make(problem, counts, int(seed))
@@ -62,6 +66,24 @@ class PointSetMethod(ABC):
 
     def config(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Seeds are non-negative integers below 2**32 (numpy's and scipy's generators take no more).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an ``int`` in ``0 .. MAX_SEED``, or a :class:`PinnddError` saying why not
+    (strings of digits are accepted, as a command line gives them)."""
+    value = seed
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise PinnddError(f"seed must be a non-negative integer; got {seed!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
+        raise PinnddError(f"seed must be an integer in 0 .. {MAX_SEED}; got {seed!r}")
+    return int(value)
 
 
 def register(cls: type[PointSetMethod]) -> type[PointSetMethod]:
