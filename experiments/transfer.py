@@ -24,12 +24,19 @@ mixed the same way), the dense Sobol set (``protocol.dense`` points), and the de
 (``steps * budget / dense``, at least 100, no L-BFGS; for ``lbfgs_only`` the L-BFGS
 iterations are scaled instead). Writes ``rows.csv``/``rows.json`` and ``table.md`` (mean ± std
 L2RE per variant and the ratio of the method to dense under the same variant).
+
+Each (PDE, seed, variant) is one cell of :func:`pinndd.sweep.run_cells` (Ray tasks on this
+machine's cores by default; ``--serial``, ``--address``, ``--workers``; ``--resume`` skips cells
+already in the table). A process makes each seed's sets once and shares dense runs with equal
+settings between variants, so under Ray a set is made at most once per worker.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import json
 import logging
 import math
 import sys
@@ -41,7 +48,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import default_budget, machine, method_settings, start, summarise, write_rows  # noqa: E402
+from common import (  # noqa: E402
+    add_engine_args,
+    default_budget,
+    engine_protocol,
+    machine,
+    method_settings,
+    start,
+    summarise,
+    sweep,
+    write_rows,
+)
 
 import equations  # noqa: E402
 from pinndd import PointSet, TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
@@ -129,6 +146,54 @@ def early_stop_config(config: TrainConfig, budget: int, dense: int) -> TrainConf
     return replace(config, adam_steps=max(100, round(config.adam_steps * budget / dense)), lbfgs_steps=0)
 
 
+@functools.cache
+def _problem(pde: str):
+    return equations.get(pde)
+
+
+@functools.cache
+def _held_out(pde: str):
+    return held_out_points(_problem(pde))
+
+
+@functools.cache
+def _make(pde: str, method: str, settings: str, budget: int, seed: int) -> PointSet:
+    return methods.get(method, **json.loads(settings)).make(_problem(pde), budget, seed=seed)
+
+
+_DENSE_RUNS: dict[tuple, dict] = {}
+
+
+def run_cell(cell: dict) -> list[dict]:
+    """One PDE, seed and variant: the method's set, the Sobol control, dense and dense early-stopped."""
+    pde, seed, budget, dense = cell["pde"], cell["seed"], cell["budget"], cell["dense"]
+    problem, held_out = _problem(pde), _held_out(pde)
+    (v,) = variants(TrainConfig(**cell["config"]), [cell["variant"]], cell["sgd_lr"])
+    keys = {"method": (pde, cell["method"], json.dumps(cell["settings"], sort_keys=True), budget, seed),
+            "sobol": (pde, "sobol", "{}", budget, seed), "dense": (pde, "sobol", "{}", dense, seed)}
+    jobs = [("method", cell["method"], keys["method"], None)]
+    if cell["controls"]:
+        jobs.append(("sobol", "sobol", keys["sobol"], None))
+    jobs += [("dense", "dense", keys["dense"], None),
+             ("dense_early_stop", "dense_early_stop", keys["dense"], early_stop_config(v.config, budget, dense))]
+    rows = []
+    for role, label_, ps_key, cfg in jobs:
+        ps = _make(*ps_key)
+        if v.mixed and role in ("method", "sobol"):
+            ps = mix_uniform(problem, ps, seed)
+        if role.startswith("dense"):  # dense runs with equal settings are shared by the variants a process runs
+            key = (pde, role, repr(cfg or v.config), seed)
+            if key not in _DENSE_RUNS:
+                _DENSE_RUNS[key] = run(problem, ps, v, seed, held_out, cfg)
+            res = _DENSE_RUNS[key]
+        else:
+            res = run(problem, ps, v, seed, held_out, cfg)
+        rows.append({"pde": pde, "variant": v.name, "note": v.note, "role": role, "method": label_,
+                     "budget": budget, "seed": seed, "n_points": len(ps), **res})
+    log.info("%s %s seed %d: %s", pde, v.name, seed, " ".join(f"{r['role']}={r['l2re']:.3g}" for r in rows))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pde", nargs="+", default=["burgers"])
@@ -142,48 +207,20 @@ def main(argv=None) -> int:
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="experiments/out/transfer")
+    add_engine_args(ap)
     args = ap.parse_args(argv)
-    proto = start(args)
+    proto = engine_protocol(start(args), args)
     budget = default_budget(proto, args.budget)
     method = args.method or ("kmeans_coreset" if "kmeans_coreset" in methods.names() else "sobol")
     settings = method_settings(method, proto)
-    vs = variants(proto.train, args.variants, args.sgd_lr)
+    variants(proto.train, args.variants, args.sgd_lr)  # unknown variants fail here, before any cell
     out = Path(args.out)
-    rows: list[dict] = []
     t_start = time.perf_counter()
-    for pde in args.pde:
-        problem = equations.get(pde)
-        held_out = held_out_points(problem)
-        sets = {"method": [], "sobol": [], "dense": []}
-        for seed in range(args.seeds):
-            sets["method"].append(methods.get(method, **settings).make(problem, budget, seed=seed))
-            if not args.no_controls:
-                sets["sobol"].append(methods.get("sobol").make(problem, budget, seed=seed))
-            sets["dense"].append(methods.get("sobol").make(problem, proto.dense, seed=seed))
-        done: dict[tuple, dict] = {}  # dense runs shared by variants with the same settings
-        for v in vs:
-            for seed in range(args.seeds):
-                jobs = [("method", method, sets["method"][seed], None)]
-                if not args.no_controls:
-                    jobs.append(("sobol", "sobol", sets["sobol"][seed], None))
-                jobs += [("dense", "dense", sets["dense"][seed], None),
-                         ("dense_early_stop", "dense_early_stop", sets["dense"][seed],
-                          early_stop_config(v.config, budget, proto.dense))]
-                for role, label_, ps, cfg in jobs:
-                    if v.mixed and role in ("method", "sobol"):
-                        ps = mix_uniform(problem, ps, seed)
-                    key = (role, repr(cfg or v.config), seed) if role.startswith("dense") else None
-                    if key is not None and key in done:
-                        res = done[key]
-                    else:
-                        res = run(problem, ps, v, seed, held_out, cfg)
-                        if key is not None:
-                            done[key] = res
-                    rows.append({"pde": pde, "variant": v.name, "note": v.note, "role": role, "method": label_,
-                                 "budget": budget, "seed": seed, "n_points": len(ps), **res})
-                log.info("%s %s seed %d: %s", pde, v.name, seed,
-                         " ".join(f"{r['role']}={r['l2re']:.3g}" for r in rows[-len(jobs):]))
-            write_rows(rows, out, "rows")
+    cells = [{"pde": pde, "seed": seed, "variant": name, "method": method, "settings": settings, "budget": budget,
+              "dense": proto.dense, "controls": not args.no_controls, "sgd_lr": args.sgd_lr,
+              "config": proto.train.to_dict()}
+             for pde in args.pde for name in args.variants for seed in range(args.seeds)]
+    rows = sweep(cells, run_cell, args, out, desc="transfer").rows
     write_rows(rows, out, "rows")
     report(rows, out, proto, args, method, budget, time.perf_counter() - t_start)
     return 0
