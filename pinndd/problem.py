@@ -138,9 +138,13 @@ class Condition:
     def check_target(self, points: torch.Tensor, params: Params) -> None:
         """Raise :class:`PinnddError` unless the value function returns a finite torch tensor
         with one value per point (called once before training, not per step)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # numpy on a tensor: reported below
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DeprecationWarning)
             g = self.target(points, params)
+        if any("__array_wrap__" in str(w.message) for w in caught):
+            warnings.warn(f"condition {self.name!r}: its value function applies numpy to torch tensors (e.g. np.sin); "
+                          "that works on the CPU only through a conversion numpy deprecates, and fails on a GPU, under "
+                          "autograd and in compiled steps: use torch functions (torch.sin)", UserWarning, stacklevel=3)
         if not isinstance(g, torch.Tensor):
             raise PinnddError(
                 f"condition {self.name!r}: its value function returned {type(g).__name__}, not a torch tensor; "
