@@ -18,7 +18,9 @@ computed without the reference on held-out uniform points (the held-out set of
 - ``disagreement``: mean relative L2 distance to the other candidates' predictions (the medoid
   has the lowest: failures differ from each other, good runs agree);
 
-and the reference L2RE. ``summary.md`` gives, per criterion, the mean L2RE of the teacher it
+and the reference L2RE. Each shift value (its candidates together) is one cell of
+:func:`pinndd.sweep.run_cells` (Ray tasks on this machine's cores by default; ``--serial``,
+``--address``, ``--workers``, ``--resume``). ``summary.md`` gives, per criterion, the mean L2RE of the teacher it
 picks from the first 2 and from all candidates, against the best (oracle) and candidate 0.
 """
 
@@ -34,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, start, write_rows  # noqa: E402
+from common import add_engine_args, engine_protocol, machine, start, sweep  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import methods  # noqa: E402
@@ -72,6 +74,34 @@ def pick_table(rows: list[dict], k: int, param: str) -> list[str]:
     return lines
 
 
+def run_cell(cell: dict) -> list[dict]:
+    """Every candidate teacher at one shift value, with its reference-free criteria."""
+    problem, param, v = equations.get(cell["pde"]), cell["param"], cell["value"]
+    settings = TeacherSettings(teacher_dense=cell["dense"], teacher_protocol=cell["protocol"],
+                               teacher_scale=cell["teacher_scale"])
+    config = replace(settings.teacher_config(), device=cell["device"])
+    shifted = problem.with_params(**{param: v})
+    held_out = methods.get("uniform").make(shifted, cell["dense"], seed=settings.teacher_seed + 1_000_003)
+    rows, preds = [], []
+    for i in range(cell["candidates"]):
+        model, cost = dense_run(shifted, cell["dense"], replace(config, seed=config.seed + i), settings.teacher_seed + i,
+                                "sobol")
+        r = residuals(shifted, model, held_out.interior)
+        loss = physics_loss(shifted, model, held_out)
+        preds.append(predict(model, held_out.interior))
+        rows.append({"pde": cell["pde"], "param": param, "value": v, "candidate": i, "cost_seconds": cost,
+                     "heldout_loss": loss, "residual_mse": float(np.mean(r**2)), "residual_l1": float(np.mean(np.abs(r))),
+                     "conditions": loss - float(np.mean(r**2)), "l2re": evaluate(shifted, model)["l2re"]})
+        print(f"{param}={v:g} candidate {i}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("l2re", *CRITERIA[:4])),
+              flush=True)
+    for k in range(2, cell["candidates"] + 1):
+        for i in range(k):
+            others = [j for j in range(k) if j != i]
+            rows[i][f"disagreement_{k}"] = float(np.mean(
+                [np.linalg.norm(preds[i] - preds[j]) / np.linalg.norm(preds[j]) for j in others]))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pde", default="burgers")
@@ -81,36 +111,17 @@ def main(argv=None) -> int:
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="experiments/out/teacher_selection")
+    add_engine_args(ap)
     args = ap.parse_args(argv)
-    proto = start(args)
-    settings = TeacherSettings(teacher_dense=proto.dense, teacher_protocol=args.protocol, teacher_scale=args.teacher_scale)
-    config = settings.teacher_config()
+    proto = engine_protocol(start(args), args)
     problem = equations.get(args.pde)
     fam = resolve_task(problem, None, False).family
     values = [v for v, _ in shift_values(fam, args.values or None, n_in=3, n_out=1, nominal=problem.params[fam.param])]
-    out, rows = Path(args.out), []
-    for v in values:
-        shifted = problem.with_params(**{fam.param: v})
-        held_out = methods.get("uniform").make(shifted, proto.dense, seed=settings.teacher_seed + 1_000_003)
-        preds = []
-        for i in range(args.candidates):
-            model, cost = dense_run(shifted, proto.dense, replace(config, seed=config.seed + i),
-                                    settings.teacher_seed + i, "sobol")
-            r = residuals(shifted, model, held_out.interior)
-            loss = physics_loss(shifted, model, held_out)
-            preds.append(predict(model, held_out.interior))
-            rows.append({"pde": args.pde, "param": fam.param, "value": v, "candidate": i, "cost_seconds": cost,
-                         "heldout_loss": loss, "residual_mse": float(np.mean(r**2)), "residual_l1": float(np.mean(np.abs(r))),
-                         "conditions": loss - float(np.mean(r**2)), "l2re": evaluate(shifted, model)["l2re"]})
-            print(f"{fam.param}={v:g} candidate {i}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("l2re", *CRITERIA[:4])),
-                  flush=True)
-        mine = [r for r in rows if r["value"] == v]
-        for k in range(2, args.candidates + 1):
-            for i in range(k):
-                others = [j for j in range(k) if j != i]
-                mine[i][f"disagreement_{k}"] = float(np.mean(
-                    [np.linalg.norm(preds[i] - preds[j]) / np.linalg.norm(preds[j]) for j in others]))
-        write_rows(rows, out, "rows")
+    out = Path(args.out)
+    cells = [{"pde": args.pde, "param": fam.param, "value": float(v), "candidates": args.candidates,
+              "teacher_scale": args.teacher_scale, "dense": proto.dense, "protocol": args.protocol,
+              "device": proto.train.device} for v in values]
+    rows = sweep(cells, run_cell, args, out, desc="teacher selection").rows
     lines = [f"# Teacher selection: {args.pde}, {args.candidates} candidates, teacher_scale {args.teacher_scale:g}", "",
              f"Machine: {machine()}", ""]
     for k in range(2, args.candidates + 1):
