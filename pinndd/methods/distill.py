@@ -434,12 +434,12 @@ class Distiller(Checkpointed, PointSetMethod):
         outer_log: list[float] = []
         start = 0
         key = self.checkpoint_key(problem, counts, seed)
-        found = self._read_latest(problem, key, lambda path, data: (path, data))
+        # _load_checkpoint checks every array before it changes the run, so a refused file is skipped
+        found = self._read_latest(problem, key, lambda path, data: (
+            path, int(data["step"]), self._load_checkpoint(path, data, syn, ctx, opt, params)))
         last_path = None
         if found is not None:
-            last_path, data = found
-            start = int(data["step"])
-            outer_log = self._load_checkpoint(last_path, data, syn, ctx, opt, params)
+            last_path, start, outer_log = found
             log.info("%s: resumed from %s (step %d)", self.name, last_path, start)
 
         t1 = time.perf_counter()
