@@ -13,8 +13,11 @@ points (plus the budget rule's condition points), times full-batch Adam steps of
 - ``ensemble16`` / ``ensemble64``: 16 or 64 members trained at once (stacked weights, forward
   engine: batched matrix products), the time per step of the whole ensemble and per member;
   ``ensemble16_autograd`` the same with the autograd engine, ``ensemble16_compiled`` compiled;
-- ``deepxde``: DeepXDE (pytorch backend) with the same network size, points as anchors and
-  Adam, when DeepXDE is installed.
+- ``deepxde``: a stock DeepXDE model (pytorch backend) on the same loss through
+  :mod:`pinndd.interop.deepxde` (interior points as anchors, one PointSetBC per condition, the
+  network started from pinndd's initial weights) and Adam, when DeepXDE is installed. Earlier
+  versions put condition points among the anchors (inside the PDE mean) and both x faces under
+  one DirichletBC: a different loss, so their speed ratios were not like for like.
 
 Machines shared with other jobs give noisy times: ``--rounds R`` runs every variant R times,
 interleaved, and reports the minimum and median per step. Reports steps/s and points*steps/s;
@@ -24,7 +27,6 @@ on CUDA when present (``--device cuda``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import replace
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import TrainConfig, methods, training  # noqa: E402
+from pinndd import PinnddError, TrainConfig, methods, training  # noqa: E402
 from pinndd.ensemble import EnsembleMLP, expand_points  # noqa: E402
 from pinndd.losses import TensorPoints  # noqa: E402
 from pinndd.training import make_model, optimise, term_names  # noqa: E402
@@ -70,35 +72,24 @@ def time_pinndd(problem, ps, config, steps, members=1) -> tuple[float, float | N
     return (time.perf_counter() - t0) / steps, compile_s
 
 
-def time_deepxde(problem, ps, steps) -> float | None:
-    os.environ.setdefault("DDE_BACKEND", "pytorch")
+def time_deepxde(problem, ps, config, steps) -> float | None:
+    """Seconds per Adam step of a stock DeepXDE model on the same loss as pinndd's: the set
+    exported by :mod:`pinndd.interop.deepxde` (interior points as anchors, one PointSetBC per
+    condition, so condition points stay out of the PDE mean and each face keeps its weight) and
+    the network started from pinndd's initial weights. ``None`` without DeepXDE."""
     try:
-        import deepxde as dde
+        from pinndd.interop.deepxde import build_model, export, train_model
     except ImportError:
         return None
-    nu = problem.params.get("nu", 0.01 / np.pi)
-    geom = dde.geometry.Interval(-1, 1)
-    timedomain = dde.geometry.TimeDomain(0, 0.99)
-    geomtime = dde.geometry.GeometryXTime(geom, timedomain)
-
-    def pde(x, y):
-        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
-        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
-        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
-        return dy_t + y * dy_x - nu * dy_xx
-
-    bc = dde.icbc.DirichletBC(geomtime, lambda x: 0, lambda _, on_b: on_b)
-    ic = dde.icbc.IC(geomtime, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_i: on_i)
-    cond = np.vstack([p for p, _ in ps.conditions.values()]).astype(np.float32)
-    anchors = np.vstack([ps.interior.astype(np.float32), cond])
-    data = dde.data.TimePDE(geomtime, pde, [bc, ic], num_domain=0, num_boundary=0, num_initial=0, anchors=anchors)
-    net = dde.nn.FNN([2] + [32] * 3 + [1], "tanh", "Glorot normal")
-    model = dde.Model(data, net)
-    model.compile("adam", lr=1e-3)
-    model.train(iterations=10, display_every=10_000, verbose=0)
-    t0 = time.perf_counter()
-    model.train(iterations=steps, display_every=10_000, verbose=0)
-    return (time.perf_counter() - t0) / steps
+    try:
+        exported = export(problem, ps, config)
+    except PinnddError as e:
+        if "not installed" in str(e):
+            return None
+        raise
+    model, _ = build_model(problem, exported, config)
+    train_model(model, exported, replace(config, adam_steps=10, lbfgs_steps=0))  # warm-up
+    return train_model(model, exported, replace(config, adam_steps=steps, lbfgs_steps=0)) / steps
 
 
 def run_variant(variant, problem, ps, base, steps) -> tuple[float, int, float | None] | None:
@@ -106,7 +97,7 @@ def run_variant(variant, problem, ps, base, steps) -> tuple[float, int, float | 
     if variant == "deepxde":
         if base.device != "cpu":
             return None
-        per_step = time_deepxde(problem, ps, steps)
+        per_step = time_deepxde(problem, ps, base, steps)
         return None if per_step is None else (per_step, 1, None)
     if variant.startswith("ensemble"):
         size, _, kind = variant[len("ensemble"):].partition("_")
