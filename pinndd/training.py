@@ -311,13 +311,12 @@ class _LastFinite:
         """Put back the latest parameters whose loss row is finite (before ``bad_row``); return
         that row, or ``None`` when there is none (the initial loss already was not finite)."""
         found = [c for c in (self.pending, self.verified) if c is not None and c[0] < bad_row]
-        if not found:
-            return None
-        row, saved = max(found, key=lambda c: c[0])
-        with torch.no_grad():
-            for p, v in zip(self.params, saved):
-                p.copy_(v)
-        return row
+        row, saved = max(found, key=lambda c: c[0]) if found else self.pending
+        if found or row == 0:  # nothing finite: at least the initial parameters, not NaN ones
+            with torch.no_grad():
+                for p, v in zip(self.params, saved):
+                    p.copy_(v)
+        return row if found else None
 
 
 def _diverged(e: TrainingDiverged, snapshots: _LastFinite, rows: list[np.ndarray]) -> TrainingDiverged:
