@@ -16,6 +16,7 @@ CHEAP = {
                       progress=False),
     "label_distiller": dict(outer_steps=2, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
                             teacher_protocol="smoke", progress=False),
+    "family": dict(protocol="smoke", warm_dense=64, pool_size=256, progress=False),
 }
 
 
