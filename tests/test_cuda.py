@@ -77,8 +77,8 @@ def test_gpu_throughput_script_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["gpu_throughput.py"])
     import gpu_throughput
 
-    assert gpu_throughput.main(["--device", "cpu", "--pde", "heat", "--ks", "1", "2", "--points", "32", "--steps", "3", "--modes", "eager",
-                                "--out", str(tmp_path)]) == 0
+    argv = ["--device", "cpu", "--pde", "heat", "--ks", "1", "2", "--points", "32", "--steps", "3", "--modes", "eager"]
+    assert gpu_throughput.main([*argv, "--out", str(tmp_path)]) == 0
     import json
 
     rows = json.loads((tmp_path / "rows.json").read_text())
