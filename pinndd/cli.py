@@ -244,7 +244,8 @@ def prepare(args: argparse.Namespace, *, train: bool = True, method: bool = Fals
         methods.get(o["method"], **method_settings(job))  # unknown or bad settings fail here
     if out_default is not None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        job.out = _check_out(o["out"], f"runs/{out_default}-{job.problem.name}-{stamp}")
+        prefix = "" if out_default == "run" else f"{out_default}-"  # pinndd run: runs/<pde>-<time>
+        job.out = _check_out(o["out"], f"runs/{prefix}{job.problem.name}-{stamp}")
     import torch
 
     torch.set_num_threads(o["threads"])
@@ -326,9 +327,10 @@ def train_and_measure(job: Job, ps, label: str, folder=None, title: str = "") ->
         if job.problem.has_reference and job.problem.domain.dim == 2:
             from .plotting import plot_solution
 
+            c = row["costs_seconds"]
             plot_solution(job.problem, res.model, ps, folder.record(f"solution_{label}.png"),
-                          title=title, cost_seconds=sum(v for k, v in row["costs_seconds"].items() if k != "make_seconds")
-                          + row["costs_seconds"]["make_seconds"])
+                          title=title + (", labelled" if ps.labelled else ""),
+                          cost_seconds=c["train_seconds"] + max(c["make_seconds"], c.get("teacher_seconds", 0.0)))
     row["_model"] = res.model
     return row
 
@@ -479,7 +481,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _ood(args: argparse.Namespace) -> int:
-    from .ood import resolve_family, retrain_ood, shift_values
+    from .ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
+    from .plotting import plot_error_curves
+    from .sweep import write_table
 
     if args.points:
         _check_file(args.points, "--points")
@@ -510,14 +514,11 @@ def _ood(args: argparse.Namespace) -> int:
             s = make()
             got = retrain_ood(job.problem, s, family, pairs, job.config, seeds, labels=o["labels"], method=name)
         rows += got
-    from .ood import error_curves, ratio_to_dense
-
-    folder.write_json("ood.json", rows)
-    _write_csv(folder.record("ood.csv"), rows)
+    write_table(rows, folder.path, stem="ood")  # ood.csv and ood.json, written atomically
+    for name in ("ood.csv", "ood.json"):
+        folder.record(name)
     ratios = ratio_to_dense(rows)
     folder.write_json("ratio_to_dense.json", ratios)
-    from .plotting import plot_error_curves
-
     plot_error_curves(error_curves(rows), f"{family.param} (shift value)", folder.record("ood.png"),
                       title=f"{job.problem.name}: error across {family.param}, {len(seeds)} seeds, "
                             f"{ps.n_interior}-point sets vs dense {o['dense'] or job.proto.dense}",
@@ -527,20 +528,6 @@ def _ood(args: argparse.Namespace) -> int:
     print(_ood_table(rows))
     print(f"wrote {folder.path}/ (ood.csv, ood.json, ratio_to_dense.json, ood.png, points.npz, manifest.json)")
     return 0
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    import csv
-    import io
-
-    from .manifest import atomic_write
-
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
 
 
 def _ood_table(rows: list[dict[str, Any]]) -> str:
@@ -723,6 +710,13 @@ def _method_args(p: argparse.ArgumentParser) -> None:
                    help="a method setting, e.g. --set teacher_scale=1 (JSON values; repeatable); unset ones follow the protocol")
 
 
+def _job_args(p: argparse.ArgumentParser) -> None:
+    """The groups of a verb that makes a set and trains on it."""
+    _problem_args(p)
+    _method_args(p)
+    _train_args(p)
+
+
 def _out_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", default=None, metavar="FOLDER", help=f"{what} [default: runs/<verb>-<pde>-<time>]")
 
@@ -763,10 +757,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = verb("run", "the main job: train on a dense Sobol set and on a small set of --method, compare errors and "
                "costs, write a run folder (manifest, metrics, point sets, models, figures)", _run)
-    _problem_args(run)
-    _method_args(run)
-    _train_args(run)
-    _out_arg(run, "run folder")
+    _job_args(run)
+    run.add_argument("--out", default=None, metavar="FOLDER", help="run folder [default: runs/<pde>-<time>]")
 
     dis = verb("distil", "make a point set with any registered method; writes points.npz and manifest.json",
                _distil, aliases=("distill",))
@@ -782,9 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr = verb("train", "train a PINN on a set file (--points) or on a new set of --method; writes the model, "
               "metrics and a figure", _train)
     tr.add_argument("--points", default=None, metavar="FILE.npz", help="a point set file (from `pinndd distil`)")
-    _problem_args(tr)
-    _method_args(tr)
-    _train_args(tr)
+    _job_args(tr)
     _out_arg(tr, "run folder")
 
     ev = verb("eval", "a saved model against the reference (L2/L1 relative, max error) and its PDE residual",
@@ -798,9 +788,7 @@ def build_parser() -> argparse.ArgumentParser:
     ood = verb("ood", "retrain on a set across a shift family (held-out values in and out of range) beside dense and "
                "Sobol at the same budget; writes a table and the error-against-shift figure", _ood)
     ood.add_argument("--points", default=None, metavar="FILE.npz", help="a point set file; default: a new set of --method")
-    _problem_args(ood)
-    _method_args(ood)
-    _train_args(ood)
+    _job_args(ood)
     g = ood.add_argument_group("shifts")
     g.add_argument("--family", default=None, metavar="PARAM", help="the shifted parameter [default: the problem's first "
                    "declared shift family]")
