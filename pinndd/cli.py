@@ -336,7 +336,7 @@ def train_and_measure(job: Job, ps, label: str, folder=None, title: str = "") ->
 
 
 def _line(label: str, row: dict[str, Any]) -> str:
-    err = (f"L2RE {row['l2re']:.4f}  L1RE {row['l1re']:.4f}  max {row['max_abs']:.3f}  " if "l2re" in row else "")
+    err = (f"L2RE {row['l2re']:.4g}  L1RE {row['l1re']:.4g}  max {row['max_abs']:.3g}  " if "l2re" in row else "")
     return (f"{label:>6}: {row['method']} {row['budget']:>5} interior points{' (labelled)' if row['labelled'] else ''}  "
             f"{err}residual {row['residual_mse']:.2e}  ({_cost_text(row['costs_seconds'])})")
 
