@@ -40,7 +40,8 @@ MAX_SPEED = 5.0
 def check_params(p: Params) -> None:
     """``0 < c <= MAX_SPEED`` (``c <= 0`` is no wave; faster ones the evaluation grid does not resolve)."""
     if not 0 < p["c"] <= MAX_SPEED:
-        raise PinnddError(f"wave: need a wave speed 0 < c <= {MAX_SPEED:g} (the evaluation grid resolves up to it); got c={p['c']}")
+        raise PinnddError(f"wave: need a wave speed 0 < c <= {MAX_SPEED:g} (the evaluation grid resolves up to it); "
+                          f"got c={p['c']}")
 
 
 def reference(points: np.ndarray, p: Params) -> np.ndarray:

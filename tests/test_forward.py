@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import numpy as np
@@ -149,9 +150,15 @@ def test_float32_and_no_grad():
     ref = derivatives.autograd_partials(net, pts, names, box)
     with torch.no_grad():  # evaluation without a graph works with the forward engine
         fw = forward.partials(net, pts, names, box)
+    exact = derivatives.autograd_partials(copy.deepcopy(net).double(), pts.double(), names, box)
+    eps32 = torch.finfo(torch.float32).eps
     for k in names:
         assert fw[k].dtype == torch.float32
-        torch.testing.assert_close(fw[k], ref[k].detach(), rtol=1e-4, atol=1e-5)
+        # as close to the float64 values as float32 autograd is (a bound that follows the rounding
+        # of the machine it runs on, not a tolerance fixed on one CPU)
+        dev_fw = (fw[k].double() - exact[k]).abs().max()
+        dev_ag = (ref[k].detach().double() - exact[k]).abs().max()
+        assert dev_fw <= 4 * dev_ag + 16 * eps32 * exact[k].abs().max(), (k, float(dev_fw), float(dev_ag))
 
 
 # -- support and fallback ------------------------------------------------------------------------

@@ -34,8 +34,9 @@ the teacher at its final position (``target_weight``), so labels stay valid as p
 Checkpoint every ``checkpoint_every`` rounds (``np.savez``, no pickle, written atomically: the
 interior points, the round, the logs) and resume from the latest intact one at or before
 ``outer_steps`` (a damaged one is skipped); a resumed run equals the uninterrupted one. Ctrl-C
-raises :class:`pinndd.errors.Interrupted`, whose one-line message names the last checkpoint. Cost: the teacher (one dense training of ``teacher_scale`` times
-the protocol's steps, ``teacher_seconds``) plus ``2 * outer_steps`` short student trainings
+raises :class:`pinndd.errors.Interrupted`, whose one-line message names the last checkpoint.
+
+Cost: the teacher (one dense training of ``teacher_scale`` times the protocol's steps, ``teacher_seconds``) plus ``2 * outer_steps`` short student trainings
 (``cost_seconds_outer``); ``dense_training_seconds`` is one protocol-length dense training,
 estimated as ``teacher_seconds / teacher_scale``.
 """
@@ -227,7 +228,8 @@ class LabelExchange(Checkpointed, _TeacherMethod):
                 cand, val = order[:half], order[half:2 * half]
                 i = self.round_task(len(tasks), seed, r)
                 task_problem, (by, u_pool) = tasks[i], task(i)
-                j_cur, err_val, model = self.outcome(task_problem, labelled(interior, by), by, student_seed, pool[val], u_pool[val])
+                j_cur, err_val, model = self.outcome(task_problem, labelled(interior, by), by, student_seed,
+                                                     pool[val], u_pool[val])
                 err_cand = np.abs(predict(model, pool[cand]) - u_pool[cand])
                 proposal = self.propose(problem, interior, err_val, pool[val], pool[cand], err_cand, rng)
                 j_new, _, _ = self.outcome(task_problem, labelled(proposal, by), by, student_seed, pool[val], u_pool[val])
