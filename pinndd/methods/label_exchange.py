@@ -36,9 +36,10 @@ interior points, the round, the logs) and resume from the latest intact one at o
 ``outer_steps`` (a damaged one is skipped); a resumed run equals the uninterrupted one. Ctrl-C
 raises :class:`pinndd.errors.Interrupted`, whose one-line message names the last checkpoint.
 
-Cost: the teacher (one dense training of ``teacher_scale`` times the protocol's steps, ``teacher_seconds``) plus ``2 * outer_steps`` short student trainings
-(``cost_seconds_outer``); ``dense_training_seconds`` is one protocol-length dense training,
-estimated as ``teacher_seconds / teacher_scale``.
+Cost: the teacher (one dense training of ``teacher_scale`` times the protocol's steps,
+``teacher_seconds``) plus ``2 * outer_steps`` short student trainings (``cost_seconds_outer``);
+``dense_training_seconds`` is one protocol-length dense training, estimated as
+``teacher_seconds / teacher_scale``.
 """
 
 from __future__ import annotations
