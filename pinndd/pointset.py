@@ -110,7 +110,8 @@ def _as_points(name: str, pts: Any, dim: int | None = None) -> np.ndarray:
     if dim is not None and a.shape[1] != dim:
         raise PinnddError(f"{name}: points have {a.shape[1]} coordinates, expected {dim}")
     if not np.all(np.isfinite(a)):
-        raise PinnddError(f"{name}: points contain NaN or inf")
+        raise PinnddError(f"{name}: points contain NaN or inf (row {int(np.argmax(~np.isfinite(a).all(axis=1)))}); "
+                          "give finite coordinates inside the domain")
     return a
 
 
@@ -121,7 +122,8 @@ def _as_weights(name: str, w: Any, n: int) -> np.ndarray:
     if a.shape != (n,):
         raise PinnddError(f"{name}: need one weight per point ({n}); got shape {np.shape(w)}")
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
-        raise PinnddError(f"{name}: weights must be positive and finite")
+        raise PinnddError(f"{name}: weights must be positive and finite (drop a point rather than give it weight 0); "
+                          f"got min {np.nanmin(a) if np.isfinite(a).any() else a[0]}")
     return a
 
 

@@ -81,7 +81,10 @@ def as_param(name: str, value: Any, where: str = "parameter") -> float:
 
 
 def _constant(value: float) -> ValueFn:
-    as_param("value", value, "condition")
+    try:
+        as_param("value", value)
+    except PinnddError:
+        raise PinnddError(f"a condition's value must be a finite number or a function value(x, p); got {value!r}") from None
 
     def fn(x: Coords, p: Params) -> torch.Tensor:
         return torch.full_like(next(iter(x.values())), float(value))

@@ -117,7 +117,7 @@ CASES = [
      lambda h, s, t: _train_user(lambda d, x, p: d["u_t"] - d["u_xx"] + d["u"]), "reads the partial 'u'"),
     ("residual with a misspelt partial", lambda h, s, t: user_problem(lambda d, x, p: d["u_t"], partials=("u_t", "u_zz")),
      "not a coordinate"),
-    ("condition value NaN", lambda h, s, t: dirichlet("left", _box().face("x", "lower"), float("nan")), "must be finite"),
+    ("condition value NaN", lambda h, s, t: dirichlet("left", _box().face("x", "lower"), float("nan")), "must be a finite number"),
     ("condition on a face that does not exist", lambda h, s, t: _box().face("z", "lower"), "no coordinate 'z'"),
     ("condition on a side that does not exist", lambda h, s, t: _box().face("x", "left"), "side must be 'lower' or 'upper'"),
     ("device cuda without CUDA", lambda h, s, t: TrainConfig(device="cuda"), "no CUDA device"),
@@ -176,7 +176,7 @@ def test_bad_input_gives_one_clear_line(case, heat, heat_set, tmp_path):
     with pytest.raises(PinnddError, match=pattern) as info:
         call(heat, heat_set, tmp_path)
     message = str(info.value)
-    assert "\n" not in message and len(message) < 400, message
+    assert "\n" not in message and len(message) < 1000, message
     assert "allow_pickle" not in message  # never advise loading unsafely
 
 
