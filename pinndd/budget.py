@@ -22,26 +22,32 @@ from .errors import PinnddError
 MAX_BUDGET = 10_000_000
 
 
-def check_budget(budget) -> int:
-    """``budget`` as an ``int`` in ``1 .. MAX_BUDGET``, or a :class:`PinnddError` saying why not.
-
-    Accepts integers and integral floats (``256.0``) and strings of digits (as a command line
-    gives them); refuses ``0``, negatives, ``2.5``, ``"abc"``, booleans, NaN and anything above
-    :data:`MAX_BUDGET`."""
-    value = budget
-    if isinstance(value, str):
+def as_integer(value, message: str) -> int:
+    """``value`` as an ``int``: integers, integral floats (``256.0``) and strings of digits (as
+    a command line gives them); anything else (``2.5``, ``"abc"``, booleans, NaN) raises
+    :class:`PinnddError` with ``message``."""
+    v = value
+    if isinstance(v, str):
         try:
-            value = int(value.strip())
+            v = int(v.strip())
         except ValueError:
-            raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}") from None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or int(value) != value:
-        raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}")
+            raise PinnddError(message) from None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or int(v) != v:
+        raise PinnddError(message)
+    return int(v)
+
+
+def check_budget(budget) -> int:
+    """``budget`` as an ``int`` in ``1 .. MAX_BUDGET``, or a :class:`PinnddError` saying why not
+    (refuses ``0``, negatives, ``2.5``, ``"abc"``, NaN and anything above :data:`MAX_BUDGET`)."""
+    message = f"budget must be a positive integer number of interior points; got {budget!r}"
+    value = as_integer(budget, message)
     if value < 1:
-        raise PinnddError(f"budget must be a positive integer number of interior points; got {budget!r}")
+        raise PinnddError(message)
     if value > MAX_BUDGET:
-        raise PinnddError(f"budget {int(value)} is above the limit of {MAX_BUDGET} interior points (memory: about "
-                          f"{int(value) * 16 / 2**30:.1f} GiB per copy of the points alone); budgets count interior points")
-    return int(value)
+        raise PinnddError(f"budget {value} is above the limit of {MAX_BUDGET} interior points (memory: about "
+                          f"{value * 16 / 2**30:.1f} GiB per copy of the points alone); budgets count interior points")
+    return value
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,13 @@ The checks themselves live with what they check (:func:`pinndd.budget.check_budg
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .budget import check_budget
+from .budget import as_integer, check_budget
 from .errors import PinnddError
 from .methods.base import check_seed
 from .training import check_device
@@ -173,12 +171,4 @@ def output_dir(path: Any) -> Path:
 
 
 def _integer(name: str, value: Any) -> int:
-    v = value
-    if isinstance(v, str):
-        try:
-            v = int(v.strip())
-        except ValueError:
-            raise PinnddError(f"{name} must be an integer; got {value!r}") from None
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or int(v) != v:
-        raise PinnddError(f"{name} must be an integer; got {value!r}")
-    return int(v)
+    return as_integer(value, f"{name} must be an integer; got {value!r}")

@@ -11,7 +11,6 @@ distillers all register here, so an experiment loops over :func:`names`.
 
 from __future__ import annotations
 
-import numbers
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
-from ..budget import DEFAULT_RULE, BudgetRule, check_budget
+from ..budget import DEFAULT_RULE, BudgetRule, as_integer, check_budget
 from ..errors import PinnddError
 from ..pointset import PointSet
 from ..training import check_problem
@@ -75,15 +74,11 @@ MAX_SEED = 2**32 - 1
 def check_seed(seed) -> int:
     """``seed`` as an ``int`` in ``0 .. MAX_SEED``, or a :class:`PinnddError` saying why not
     (strings of digits are accepted, as a command line gives them)."""
-    value = seed
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise PinnddError(f"seed must be a non-negative integer; got {seed!r}") from None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= MAX_SEED:
-        raise PinnddError(f"seed must be an integer in 0 .. {MAX_SEED}; got {seed!r}")
-    return int(value)
+    message = f"seed must be an integer in 0 .. {MAX_SEED}; got {seed!r}"
+    value = as_integer(seed, message)
+    if not 0 <= value <= MAX_SEED:
+        raise PinnddError(message)
+    return value
 
 
 def register(cls: type[PointSetMethod]) -> type[PointSetMethod]:
