@@ -433,8 +433,13 @@ def _stored_params(path: str | None, kind: str) -> dict[str, float]:
 
 
 def _problem_spec(args, path: str | None, kind: str) -> str | None:
-    """``--pde`` when given, else the one stored in the file (so a user's problem is found again)."""
-    return getattr(args, "pde", None) or _spec_from_file(path, kind)
+    """``--pde`` when given, else the one stored in the file (so a user's problem is found again).
+    Without ``--pde``, the parameters stored in the file are the defaults that ``--param`` overrides."""
+    if getattr(args, "pde", None):
+        return args.pde
+    if path is not None:
+        args.param = [f"{k}={v}" for k, v in _stored_params(path, kind).items()] + list(args.param or [])
+    return _spec_from_file(path, kind)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -461,9 +466,7 @@ def _eval(args: argparse.Namespace) -> int:
     from .ood import held_out_points
 
     _check_file(args.model, "model file")
-    spec = _problem_spec(args, args.model, "model")
-    if args.param is None:  # evaluate at the parameters it was trained for unless told otherwise
-        args.param = [f"{k}={v}" for k, v in _stored_params(args.model, "model").items()]
+    spec = _problem_spec(args, args.model, "model")  # at the parameters it was trained for unless --param
     job = prepare(args, train=False, spec=spec)
     model = load_model(args.model, job.problem, job.device)
     row = {"model": str(args.model), "problem": job.problem.describe()}
@@ -566,8 +569,6 @@ def _plot(args: argparse.Namespace) -> int:
     from .model_io import load_model, read_model
 
     spec = _problem_spec(args, args.model, "model")
-    if args.param is None:
-        args.param = [f"{k}={v}" for k, v in _stored_params(args.model, "model").items()]
     job = prepare(args, train=False, spec=spec)
     model = load_model(args.model, job.problem)
     meta = read_model(args.model)[0].get("metadata", {})

@@ -84,6 +84,9 @@ def test_train_writes_model_metrics_figure_and_the_model_evaluates_the_same(work
     assert {"l2re", "residual_mse", "costs_seconds", "method_config"} <= set(metrics)
     assert metrics["costs_seconds"]["train_seconds"] > 0 and "make_seconds" in metrics["costs_seconds"]
     assert (folder / "solution_trained.png").stat().st_size > 10_000
+    from pinndd.model_io import read_model
+
+    assert read_model(folder / "model_trained.npz")[0]["problem"]["params"]["amp"] == 1.1  # the set's parameters
     out = ok("eval", folder / "model_trained.npz", "--json", folder / "eval.json")  # problem found from the model file
     again = json.loads((folder / "eval.json").read_text())
     assert again["l2re"] == pytest.approx(metrics["l2re"], rel=1e-9) and "L2RE" in out
