@@ -274,6 +274,13 @@ def set_costs(meta: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def total_cost(costs: dict[str, float]) -> float:
+    """Seconds a trained model cost in all: making its set (wall time, or the teacher's full
+    training cost where that is larger, e.g. a teacher loaded from the cache) plus training.
+    Warm-ups and teachers run inside ``make``, so they are not added again."""
+    return costs.get("train_seconds", 0.0) + max(costs.get("make_seconds", 0.0), costs.get("teacher_seconds", 0.0))
+
+
 def _cost_text(costs: dict[str, float]) -> str:
     parts = [f"set {costs.get('make_seconds', 0):.1f} s"]
     if "teacher_seconds" in costs:
@@ -327,10 +334,8 @@ def train_and_measure(job: Job, ps, label: str, folder=None, title: str = "") ->
         if job.problem.has_reference and job.problem.domain.dim == 2:
             from .plotting import plot_solution
 
-            c = row["costs_seconds"]
             plot_solution(job.problem, res.model, ps, folder.record(f"solution_{label}.png"),
-                          title=title + (", labelled" if ps.labelled else ""),
-                          cost_seconds=c["train_seconds"] + max(c["make_seconds"], c.get("teacher_seconds", 0.0)))
+                          title=title + (", labelled" if ps.labelled else ""), cost_seconds=total_cost(row["costs_seconds"]))
     row["_model"] = res.model
     return row
 
@@ -379,8 +384,7 @@ def _run(args: argparse.Namespace) -> int:
         print(_line(label, row), flush=True)
     dense_train = runs["dense"]["costs_seconds"]["train_seconds"]
     for label, row in runs.items():
-        c = row["costs_seconds"]
-        total = c["train_seconds"] + max(c["make_seconds"], c.get("teacher_seconds", 0.0))
+        total = total_cost(row["costs_seconds"])
         row["total_seconds"] = total
         row["dense_trainings"] = total / dense_train if dense_train > 0 else None
         folder.costs[label] = total
@@ -583,7 +587,7 @@ def _plot(args: argparse.Namespace) -> int:
     else:
         ps = next(iter(sets.values()), None)
         metrics = meta.get("metrics", {})
-        cost = sum(v for v in metrics.get("costs_seconds", {}).values() if isinstance(v, int | float)) or None
+        cost = total_cost(metrics["costs_seconds"]) if "costs_seconds" in metrics else None
         plot_solution(job.problem, model, ps, out, title=f"{job.problem.name}: {metrics.get('method', 'model')} "
                       f"{metrics.get('budget', '')} interior points".strip(), cost_seconds=cost)
     print(f"wrote {out}")
