@@ -64,6 +64,7 @@ Everything runs on a float64 copy of the model (``dtype``); the model passed in 
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -213,8 +214,6 @@ class _Block:
 def _float64_copy(problem, model: torch.nn.Module, dtype: str) -> PINN:
     if not isinstance(model, PINN):
         raise PinnddError(f"influence needs a pinndd PINN (as train() returns); got {type(model).__name__}")
-    import copy
-
     net = copy.deepcopy(model.net).to(resolve_dtype(dtype))
     return PINN(net, problem, hard=model.hard)
 
