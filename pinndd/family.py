@@ -225,7 +225,9 @@ class Kit:
     """Points, warm-start weights and a fine-tune recipe that solve any value of a family.
 
     ``pointset`` holds no labels (its condition values are the problem's at whatever value is
-    solved); ``warm_state`` the nominal PINN's weights; ``config`` the network and the fine-tune
+    solved); ``warm_state`` the nominal PINN's weights; ``bank`` optional further warm starts by
+    parameter value (a solve starts from the one nearest its value, the nominal included);
+    ``config`` the network and the fine-tune
     recipe; ``made_on`` the values the kit was chosen on (score it elsewhere); ``cost`` the
     one-off seconds by part (``warm_start``, ``distillation``, ...).
     """
@@ -239,10 +241,20 @@ class Kit:
     config: TrainConfig
     cost: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    bank: dict[float, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def start_for(self, value: float) -> dict[str, np.ndarray]:
+        """The warm start nearest ``value``: the nominal one or a bank member (ties: the nominal)."""
+        nominal = float(self.metadata.get("params", {}).get(self.param, np.nan))
+        best, state = abs(value - nominal) if np.isfinite(nominal) else np.inf, self.warm_state
+        for v, st in sorted(self.bank.items()):
+            if abs(value - v) < best:
+                best, state = abs(value - v), st
+        return state
 
     def model(self, problem: Problem) -> PINN:
         """The warm-start PINN for ``problem`` (no training)."""
-        return warm_copy(problem, self.warm_state, self.config)
+        return warm_copy(problem, self.start_for(float(problem.params[self.param])), self.config)
 
     def solve(self, problem: Problem | float) -> TrainResult:
         """Fine-tune the warm start on the kit's points for ``problem`` (or the family's value)."""
@@ -256,17 +268,20 @@ class Kit:
 
             logging.getLogger(__name__).warning("%s = %g is outside the kit's range %s: extrapolating", self.param, value,
                                                 self.value_range)
-        return fine_tune(problem, self.warm_state, self.pointset, self.config)
+        return fine_tune(problem, self.start_for(value), self.pointset, self.config)
 
     def save(self, path: str | Path) -> Path:
         """Write a folder: ``points.npz`` (the point set), ``warm.npz`` (weights) and ``kit.json``."""
         meta = {"format_version": KIT_FORMAT_VERSION, "problem": self.problem_name, "param": self.param,
                 "value_range": list(self.value_range), "made_on": list(self.made_on), "config": self.config.to_dict(),
-                "cost": self.cost, "metadata": self.metadata}
+                "cost": self.cost, "metadata": self.metadata, "bank": sorted(self.bank)}
 
         def write(d: Path) -> None:
             self.pointset.save(d / "points.npz")
-            np.savez(d / "warm.npz", **{k: np.asarray(v) for k, v in self.warm_state.items()})
+            arrays = {k: np.asarray(v) for k, v in self.warm_state.items()}
+            for i, v in enumerate(sorted(self.bank)):
+                arrays.update({f"bank{i}/{k}": np.asarray(a) for k, a in self.bank[v].items()})
+            np.savez(d / "warm.npz", **arrays)
             (d / "kit.json").write_text(json.dumps(meta, indent=1))
 
         return _atomic_dir_write(Path(path), write)
@@ -278,7 +293,7 @@ class Kit:
         try:
             meta = json.loads((path / "kit.json").read_text())
             with np.load(path / "warm.npz", allow_pickle=False) as f:
-                warm = {k: f[k] for k in f.files}
+                arrays = {k: f[k] for k in f.files}
         except (OSError, ValueError) as e:
             raise PinnddError(f"cannot read kit {path}: {e}") from None
         if not isinstance(meta, dict) or meta.get("format_version") != KIT_FORMAT_VERSION:
@@ -287,8 +302,13 @@ class Kit:
             raise PinnddError(f"kit {path} was made for {meta.get('problem')!r}, not {problem.name!r}")
         try:
             config = TrainConfig(**meta["config"])
+            bank_values = [float(v) for v in meta.get("bank", [])]
+            warm = {k: a for k, a in arrays.items() if not k.startswith("bank")}
+            bank = {v: {k.split("/", 1)[1]: a for k, a in arrays.items() if k.startswith(f"bank{i}/")}
+                    for i, v in enumerate(bank_values)}
             kit = cls(str(meta["problem"]), str(meta["param"]), tuple(meta["value_range"]), tuple(meta["made_on"]),
-                      PointSet.load(path / "points.npz", problem), warm, config, dict(meta["cost"]), dict(meta["metadata"]))
+                      PointSet.load(path / "points.npz", problem), warm, config, dict(meta["cost"]), dict(meta["metadata"]),
+                      bank)
         except (KeyError, TypeError) as e:
             raise PinnddError(f"{path}/kit.json is malformed: {e}") from None
         return kit

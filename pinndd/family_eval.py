@@ -19,7 +19,8 @@ strategy            what                                                        
 ==================  ==========================================================  ===================  =====================
 
 Fine-tunes run :data:`pinndd.family.FINE_TUNE_FRACTION` of the protocol's steps with a fresh
-optimiser. A kit is made only on the task's made-on values, never on the held-out values scored.
+optimiser (a kit's from its warm start nearest the value, :meth:`pinndd.family.Kit.solve`). A kit
+is made only on the task's made-on values, never on the held-out values scored.
 :func:`summarise` turns rows into the table (errors relative to dense from scratch at the same
 value and seed pipeline, costs in units of one dense training measured in the same run).
 """
@@ -48,7 +49,7 @@ from .training import TrainConfig, train
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("dense", "sobol", "rad", "ft_dense", "ft_sobol", "ft_rad", "parametric", "ft_parametric",
-              "kit:family_rad", "kit:family_exchange")
+              "kit:family_rad", "kit:family_exchange", "kit:family_bank")
 
 
 def _set(problem, kind: str, n: int, seed: int) -> PointSet:
@@ -147,7 +148,7 @@ class SeedRun:
             return _result_row(strategy, task, seed, v, res.model, psec, res.wall_time, len(ps))
         if strategy.startswith("kit:"):
             kit = self.kit(strategy[4:])
-            res = fine_tune(shifted, kit.warm_state, kit.pointset, kit.config)
+            res = kit.solve(shifted)
             once = sum(kit.cost.values())
             return _result_row(strategy, task, seed, v, res.model, once, res.wall_time, len(kit.pointset),
                         kit_cost=dict(kit.cost))

@@ -169,3 +169,18 @@ def test_family_rad_residual_matches_the_evaluator():
     expected = np.mean([residuals(task.at(v), warm, pool) ** 2 / np.mean(residuals(task.at(v), warm, pool) ** 2)
                         for v in task.made_on], axis=0)
     np.testing.assert_allclose(method.family_residual(task, warm, pool), expected, rtol=1e-12)
+
+
+def test_family_bank_starts_each_solve_from_the_nearest_made_on_fine_tune(tmp_path):
+    p = equations.get("burgers")
+    kit = methods.get("family_bank", **SMOKE).make_kit(p, 24, seed=0)
+    task = FamilyTask.default(p, "a")
+    assert sorted(kit.bank) == [v for v in task.made_on if v != 1.0]
+    assert kit.cost["bank"] > 0
+    for value, nearest in ((0.55, 0.5), (0.65, 0.75), (0.9, None), (1.1, None), (1.45, 1.5), (1.6, 1.5)):
+        start = kit.start_for(value)
+        expected = kit.warm_state if nearest is None else kit.bank[nearest]
+        assert all(np.array_equal(start[k], expected[k]) for k in expected)
+    back = Kit.load(kit.save(tmp_path / "bank"), p)
+    assert sorted(back.bank) == sorted(kit.bank)
+    assert all(np.array_equal(back.bank[v][k], kit.bank[v][k]) for v in kit.bank for k in kit.bank[v])

@@ -125,20 +125,35 @@ class _FamilyMethod(PointSetMethod):
         t0 = time.perf_counter()
         interior, extra = self.distil(task, warm, counts, int(seed))
         ps = interior_set(problem, None, interior, seed, condition_points(problem, counts, seed))
+        bank = extra.pop("bank", {})
         parts = extra.pop("cost", {})
         cost = {"warm_start": float(warm_seconds), **parts, "distillation": time.perf_counter() - t0 - sum(parts.values())}
         ps.metadata.update({"method": self.name, "family": self.family, "config": self.config(), "budget": int(budget),
                             "seed": int(seed), "made_on": list(task.made_on), "param": task.param, "cost": cost, **extra})
         state = {k: v.detach().cpu().numpy() for k, v in warm.state_dict().items()}
         return Kit(problem.name, task.param, task.value_range, task.made_on, ps, state, self.recipe(seed), cost,
-                   {"method": self.name, "config": self.config(), "seed": int(seed), "params": dict(problem.params)})
+                   {"method": self.name, "config": self.config(), "seed": int(seed), "params": dict(problem.params)},
+                   {float(v): {k: t.detach().cpu().numpy() for k, t in m.state_dict().items()} for v, m in bank.items()})
 
     def _make(self, problem, counts, seed):
         kit = self.make_kit(problem, counts["interior"], seed)
         return kit.pointset, {"cost": kit.cost, "warmup_seconds": kit.cost["warm_start"]}
 
     def distil(self, task: FamilyTask, warm, counts: dict[str, int], seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """The interior points and extra metadata (``cost`` parts in seconds, an optional ``bank``
+        of warm starts by value)."""
         raise NotImplementedError
+
+    def dense_fine_tunes(self, task: FamilyTask, warm, seed: int) -> tuple[dict[float, Any], float]:
+        """The warm start fine-tuned on the protocol's dense set at every made-on value (what a
+        user would otherwise pay per value), and the seconds it took."""
+        n = self.warm_dense or protocols.get(self.protocol).dense
+        conds = condition_points(task.problem, DEFAULT_RULE.split(task.problem, n), seed)
+        dense = interior_set(task.problem, "sobol", n, seed, conds)
+        recipe = replace(self.recipe(seed), progress=False)
+        t0 = time.perf_counter()
+        models = {float(v): fine_tune(task.at(v), warm, dense, recipe).model for v in task.made_on}
+        return models, time.perf_counter() - t0
 
 
 def interior_set(problem, kind: str | None, n_or_points, seed: int, conds) -> PointSet:
@@ -196,12 +211,8 @@ class FamilyExchange(_FamilyMethod):
             interior = interior_points(problem, "sobol", n, seed)
         conds = condition_points(problem, counts, seed)
         recipe = replace(self.recipe(seed), progress=False)
-        dense_n = self.warm_dense or protocols.get(self.protocol).dense
-        dense_conds = condition_points(problem, DEFAULT_RULE.split(problem, dense_n), seed)
-        dense = interior_set(problem, "sobol", dense_n, seed, dense_conds)
-        t0 = time.perf_counter()
-        targets = {v: predict(fine_tune(task.at(v), warm, dense, recipe).model, pool) for v in task.made_on}
-        target_seconds = time.perf_counter() - t0
+        models, target_seconds = self.dense_fine_tunes(task, warm, seed)
+        targets = {v: predict(m, pool) for v, m in models.items()}
         rounds = -(-self.outer_steps // len(task.made_on))
         order = np.random.default_rng(derive_seed(seed, _TAG_DRAW + 1)).permutation(np.repeat(task.made_on, rounds))
         log_j, log_prop, accepted = [], [], []
@@ -228,4 +239,20 @@ class FamilyExchange(_FamilyMethod):
                           "cost": {"targets": target_seconds}}
 
 
-__all__ = ["FamilyExchange", "FamilyRAD"]
+@register
+@dataclass(frozen=True)
+class FamilyBank(_FamilyMethod):
+    """``family_rad`` points plus a bank of warm starts: the dense fine-tunes at the made-on
+    values, so that a solve starts from the nearest one (at most half the made-on spacing away)
+    instead of the nominal PINN. One-off cost: those fine-tunes; per value: unchanged."""
+
+    name = "family_bank"
+
+    def distil(self, task, warm, counts, seed):
+        models, seconds = self.dense_fine_tunes(task, warm, seed)
+        nominal = task.nominal
+        bank = {v: m for v, m in models.items() if abs(v - nominal) > 1e-12}
+        return self.rad_points(task, warm, counts["interior"], seed), {"bank": bank, "cost": {"bank": seconds}}
+
+
+__all__ = ["FamilyBank", "FamilyExchange", "FamilyRAD"]
