@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
@@ -54,7 +55,15 @@ def add_engine_args(ap, resume: bool = True) -> None:
 
 def sweep(cells: list[dict], fn, args, out: Path, stem: str = "rows", desc: str = "cells"):
     """Run ``cells`` through :func:`pinndd.sweep.run_cells` with the script's engine flags; its
-    :class:`pinndd.sweep.SweepResult` (``.rows``; failed cells logged, in ``.failures``)."""
+    :class:`pinndd.sweep.SweepResult` (``.rows``; failed cells logged, in ``.failures``).
+
+    Under Ray, dense teachers are shared between the workers through the on-disk teacher cache:
+    ``$PINNDD_TEACHER_CACHE``, or ``OUT/teacher_cache`` when it is not set (each key trained once)."""
+    from pinndd.teacher_cache import CACHE_ENV
+
+    if not args.serial and not os.environ.get(CACHE_ENV):
+        os.environ[CACHE_ENV] = str(Path(out) / "teacher_cache")
+        logging.getLogger(__name__).info("teacher cache shared by the workers: %s", os.environ[CACHE_ENV])
     return run_cells(cells, fn, out, stem=stem, resume=getattr(args, "resume", False), serial=args.serial,
                      address=args.address, workers=args.workers, threads=args.threads, gpus=args.gpus, desc=desc)
 

@@ -208,13 +208,17 @@ def _load(payload: tuple) -> CellFn:
     return getattr(module, name)
 
 
-def _remote_cell(payload: tuple, paths: list[str], env: dict[str, str], cell: dict, key: str, threads: int):
-    """Body of a Ray task: the driver's import paths and ``PINNDD_*`` variables first, then the
-    cell function (sent as a reference or pickled, so it is loaded only after the paths are in place)."""
+def _remote_cell(payload: tuple, paths: list[str], env: dict[str, str], level: int, cell: dict, key: str, threads: int):
+    """Body of a Ray task: the driver's import paths, ``PINNDD_*`` variables and logging level
+    first, then the cell function (sent as a reference or pickled, so it is loaded only after the
+    paths are in place)."""
     for p in reversed(paths):
         if p not in sys.path:
             sys.path.insert(0, p)
     os.environ.update(env)
+    root = logging.getLogger()
+    if not root.handlers:  # the cell's log lines reach the driver's console as in a serial run
+        logging.basicConfig(level=level, format="%(asctime)s %(message)s")
     try:
         fn = _load(payload)
     except Exception:
@@ -273,6 +277,10 @@ def run_cells(cells: Sequence[Mapping], fn: CellFn, out: str | Path | None = Non
         unique.setdefault(cell_key(c), dict(c))
     old = read_table(out, stem) if (out is not None and resume) else []
     kept = [r for r in old if r.get(KEY) not in unique]
+    if any(KEY not in r for r in old):
+        log.warning("%d rows in %s have no %s (written before this engine): kept as they are, and their cells run "
+                    "again; remove them or start afresh (resume=False, no --resume) to avoid counting them twice",
+                    sum(KEY not in r for r in old), Path(out) / f"{stem}.json", KEY)
     done: dict[str, list[Row]] = {}
     for r in old:
         if r.get(KEY) in unique:
@@ -328,7 +336,7 @@ def _run_ray(todo: list[str], unique: dict[str, dict], fn: CellFn, finished, bar
     started = False
     if not ray.is_initialized():
         opts: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
-        if address is None:
+        if address in (None, "local"):
             opts["num_cpus"] = workers * threads if workers else (os.cpu_count() or 1)
         ray.init(address=address, **opts)
         started = True
@@ -337,13 +345,14 @@ def _run_ray(todo: list[str], unique: dict[str, dict], fn: CellFn, finished, bar
         limit = workers or max(1, cpus // threads)
         payload = ray.put(_payload(fn))
         env = {k: v for k, v in os.environ.items() if k.startswith("PINNDD_")}
+        level = logging.getLogger().getEffectiveLevel()
         task = ray.remote(_remote_cell).options(num_cpus=threads, num_gpus=gpus, max_retries=0)
         pending: dict[Any, str] = {}
         queue = list(todo)
         while queue or pending:
             while queue and len(pending) < limit:
                 key = queue.pop(0)
-                pending[task.remote(payload, list(sys.path), env, unique[key], key, threads)] = key
+                pending[task.remote(payload, list(sys.path), env, level, unique[key], key, threads)] = key
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 key = pending.pop(ref)
