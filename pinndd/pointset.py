@@ -71,7 +71,7 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
         raise PinnddError(f"cannot read {what} {path}: no such file") from None
     except OSError as e:
         raise PinnddError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    if not head.startswith(b"PK"):
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # numpy would take anything else for a pickle
         kind = "a single .npy array" if head.startswith(b"\x93NUMPY") else "empty" if not head else "text or another format"
         raise PinnddError(f"cannot read {what} {path}: it is {kind}, not an .npz archive written by pinndd")
     data: dict[str, np.ndarray] = {}
@@ -88,7 +88,8 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
     except PinnddError:
         raise
     except _READ_ERRORS as e:
-        raise PinnddError(f"cannot read {what} {path}: truncated or corrupted ({type(e).__name__}: {e})") from None
+        why = "it asks to be unpickled, which pinndd never does" if "pickle" in str(e) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+        raise PinnddError(f"cannot read {what} {path}: truncated or corrupted ({why})") from None
     return data
 
 

@@ -60,6 +60,17 @@ def test_damaged_point_set_is_refused_or_intact(saved, heat, tmp_path, flips, cu
     assert isinstance(ps, PointSet)  # a flip the zip format cannot see (e.g. a timestamp): still a valid set
 
 
+@pytest.mark.parametrize("pos", [2, 3])
+def test_a_flipped_zip_signature_is_not_diagnosed_as_a_pickle(saved, heat, tmp_path, pos):
+    """numpy takes a file whose first bytes are not a zip or .npy signature for a pickle and
+    advises allow_pickle; pinndd says what the file is instead (found by the fuzz test above)."""
+    path = tmp_path / "flipped.npz"
+    path.write_bytes(_damage(saved, [(pos, 0x10)], None))
+    with pytest.raises(PinnddError, match="not an .npz archive written by pinndd") as info:
+        PointSet.load(path, heat)
+    assert "pickle" not in str(info.value)
+
+
 @pytest.fixture(scope="module")
 def checkpoints(heat, tmp_path_factory):
     """Checkpoints of a tiny gradient_matching run at steps 1 and 2, and its final set."""
