@@ -88,7 +88,8 @@ def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
     except PinnddError:
         raise
     except _READ_ERRORS as e:
-        why = "it asks to be unpickled, which pinndd never does" if "pickle" in str(e) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+        text = " ".join(str(e).split())
+        why = "it asks to be unpickled, which pinndd never does" if "pickle" in text else f"{type(e).__name__}: {text}"
         raise PinnddError(f"cannot read {what} {path}: truncated or corrupted ({why})") from None
     return data
 
