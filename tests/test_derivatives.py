@@ -10,6 +10,16 @@ from pinndd.nn import MLP
 from pinndd.problem import parse_partial
 
 
+def fd_with_bound(f, xn: np.ndarray, axes: tuple[int, ...], h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The central difference at step ``h`` and how far a correct derivative may lie from it,
+    estimated from the numbers rather than fixed: truncation from steps ``h`` and ``2h``
+    (Richardson: ``fd_2h - fd_h = 3 C h^2``) and rounding of order ``eps |f| / h^order``, with a
+    margin of 4 for the crudeness of both estimates."""
+    fd_h, fd_2h = fd_partial(f, xn, axes, h), fd_partial(f, xn, axes, 2 * h)
+    rounding = 64 * np.finfo(np.float64).eps * (np.abs(f(xn)).max() + 1.0) / h.min() ** len(axes)
+    return fd_h, 4 * (np.abs(fd_2h - fd_h) / 3 + rounding)
+
+
 def test_autograd_matches_finite_differences(pde_name):
     problem = equations.get(pde_name)
     box = problem.domain
@@ -21,8 +31,23 @@ def test_autograd_matches_finite_differences(pde_name):
     f = lambda p: net(torch.as_tensor(p)).detach().numpy()
     xn = x.numpy()
     for name in problem.partials:
-        fd = fd_partial(f, xn, parse_partial(name, box), h)
-        np.testing.assert_allclose(d[name].detach().numpy(), fd, rtol=1e-4, atol=1e-5, err_msg=name)
+        fd_h, tol = fd_with_bound(f, xn, parse_partial(name, box), h)
+        err = np.abs(d[name].detach().numpy() - fd_h)
+        assert np.all(err <= tol), (name, err.max(), tol.min())
+
+
+def test_the_finite_difference_bound_catches_a_wrong_derivative():
+    """The bound above is tight enough to see a derivative 1e-4 off (relative)."""
+    box = equations.get("heat").domain
+    torch.manual_seed(0)
+    net = MLP(box, width=8, depth=2, dtype="float64")
+    x = torch.as_tensor(box.from_unit(np.random.default_rng(0).uniform(0.2, 0.8, (6, box.dim))))
+    f = lambda p: net(torch.as_tensor(p)).detach().numpy()
+    h = 1e-4 * box.extent
+    d = autograd_partials(net, x, ("u_xx",), box)["u_xx"].detach().numpy()
+    fd_h, tol = fd_with_bound(f, x.numpy(), (0, 0), h)
+    assert np.all(np.abs(d - fd_h) <= tol)
+    assert np.any(np.abs(d * (1 + 1e-4) - fd_h) > tol)
 
 
 def test_partial_not_total_derivative_when_parameters_depend_on_points():
