@@ -61,31 +61,14 @@ class CliError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Options: flags over the config file over the defaults, then checked together
 # ---------------------------------------------------------------------------------------------
-def _key_values(items: list[str] | None, flag: str, parse) -> dict[str, Any]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"{flag} needs key=value; got {item!r}")
-        out[key.strip()] = parse(key.strip(), value.strip())
-    return out
-
-
-def _number(key: str, value: str) -> float:
+def _number(flag: str, value: Any) -> float:
     try:
         v = float(value)
-    except ValueError:
-        raise CliError(f"--param {key}={value!r}: the value must be a number") from None
+    except (TypeError, ValueError):
+        raise CliError(f"{flag}: {value!r} is not a number") from None
     if not math.isfinite(v):
-        raise CliError(f"--param {key}={value!r}: the value must be finite")
+        raise CliError(f"{flag}: {value!r} is not finite")
     return v
-
-
-def _json_or_str(key: str, value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _read_config(path: str | None) -> dict[str, Any]:
@@ -111,18 +94,32 @@ def _read_config(path: str | None) -> dict[str, Any]:
 
 
 def resolve_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Every option's value: the flag when given, else the config file's, else :data:`DEFAULTS`."""
+    """Every option's value: the flag when given, else the config file's, else :data:`DEFAULTS`.
+    ``params`` and ``settings`` merge the file's tables with ``--param``/``--set`` (flags win);
+    their values are checked by :mod:`pinndd.validate` in :func:`prepare`."""
+    from . import validate
+
     config = _read_config(getattr(args, "config", None))
     opts = {}
     for key, default in DEFAULTS.items():
         flag = getattr(args, key, None) if key not in ("params", "settings") else None
         opts[key] = flag if flag is not None else config.get(key, default)
-    opts["params"] = {**{k: _number(k, str(v)) for k, v in config.get("params", {}).items()},
-                      **_key_values(getattr(args, "param", None), "--param", _number)}
-    opts["settings"] = {**config.get("settings", {}), **_key_values(getattr(args, "set", None), "--set", _json_or_str)}
+    params = [f"{k}={v}" for k, v in config.get("params", {}).items()] + list(getattr(args, "param", None) or [])
+    opts["params"] = _checked("--param", validate.settings, params)  # name=value pairs, numbers read as JSON
+    opts["settings"] = {**config.get("settings", {}), **_checked("--set", validate.settings, getattr(args, "set", None))}
     if opts["threads"] is None:
-        opts["threads"] = int(os.environ.get("PINNDD_THREADS", "1"))
+        opts["threads"] = os.environ.get("PINNDD_THREADS", "1")
     return opts
+
+
+def _checked(flag: str, check, *values):
+    """``check(*values)`` (a :mod:`pinndd.validate` function) with ``flag`` named in its error."""
+    from .errors import PinnddError
+
+    try:
+        return check(*values)
+    except PinnddError as e:
+        raise CliError(f"{flag}: {e}") from None
 
 
 @dataclass
@@ -139,26 +136,14 @@ class Job:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise CliError(f"{name} must be an integer >= {low}; got {value!r}")
-    return value
-
-
 def _device(name: str) -> str:
-    import torch
+    from . import validate
 
     if name == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
-    kind, _, index = name.partition(":")
-    if kind not in ("cpu", "cuda") or (index and not index.isdigit()) or (kind == "cpu" and index):
-        raise CliError(f"--device must be cpu, cuda, cuda:N or auto; got {name!r}")
-    if kind == "cuda":
-        if not torch.cuda.is_available():
-            raise CliError("--device cuda: torch sees no CUDA device here (CPU-only build or no GPU); use --device cpu")
-        if index and int(index) >= torch.cuda.device_count():
-            raise CliError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
-    return name
+    return _checked("--device", validate.device, name)
 
 
 def _memory_bytes(device: str) -> int:
@@ -189,18 +174,6 @@ def _check_memory(job: Job, n_points: int, flag: str) -> None:
                        f"has {have / 2**30:.3g} GiB; choose a smaller {flag}")
 
 
-def _check_out(out: str | None, default: str) -> Path:
-    path = Path(out or default)
-    if path.exists() and not path.is_dir():
-        raise CliError(f"--out {str(path)!r} is an existing file; give a folder (it is created)")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise CliError(f"--out {str(path)!r}: cannot write in {str(parent)!r}; choose a writable folder")
-    return path
-
-
 def _check_file(path: str, what: str) -> Path:
     p = Path(path)
     if not p.is_file():
@@ -210,42 +183,40 @@ def _check_file(path: str, what: str) -> Path:
 
 def prepare(args: argparse.Namespace, *, train: bool = True, method: bool = False, out_default: str | None = None,
             spec: str | None = None) -> Job:
-    """Resolve and check every option a verb uses; nothing trains before this returns."""
-    from . import methods, protocols
+    """Resolve and check every option a verb uses (:mod:`pinndd.validate` for each value, the
+    memory estimate here); nothing trains before this returns."""
+    from . import methods, validate
     from .specs import canonical_spec, resolve_problem
 
     job = Job(resolve_options(args))
     o = job.opts
-    if o["protocol"] not in protocols.PROTOCOLS:
-        raise CliError(f"--protocol {o['protocol']!r} is unknown; choose one of {list(protocols.PROTOCOLS)}")
-    job.proto = protocols.get(o["protocol"])
-    _positive_int("--threads", o["threads"])
-    _positive_int("--seed", o["seed"], low=0)
+    job.proto = _checked("--protocol", validate.protocol, o["protocol"])
+    o["threads"] = _checked("--threads", validate.threads, o["threads"])
+    o["seed"] = _checked("--seed", validate.seed, o["seed"])
     job.device = _device(o["device"])
     job.spec = canonical_spec(spec or o["pde"])
-    job.problem = resolve_problem(job.spec, o["params"])
+    job.problem = _checked("--param", validate.params, resolve_problem(job.spec), o["params"])
     if train:
-        for flag in ("adam_steps", "lbfgs_steps"):
-            if o[flag] is not None:
-                _positive_int(f"--{flag.replace('_', '-')}", o[flag], low=0)
-        steps = {k: o[k] for k in ("adam_steps", "lbfgs_steps") if o[k] is not None}
-        job.config = job.proto.config(device=job.device, seed=o["seed"], compile=bool(o["compile"]), **steps)
-        if job.config.adam_steps == 0 and job.config.lbfgs_steps == 0:
-            raise CliError("--adam-steps 0 and --lbfgs-steps 0 leave nothing to train; give one of them a positive count")
+        t = job.proto.train
+        adam, lbfgs = (t.adam_steps if o["adam_steps"] is None else o["adam_steps"],
+                       t.lbfgs_steps if o["lbfgs_steps"] is None else o["lbfgs_steps"])
+        adam, lbfgs = _checked("--adam-steps/--lbfgs-steps", validate.steps, adam, lbfgs)
+        job.config = job.proto.config(device=job.device, seed=o["seed"], compile=bool(o["compile"]), adam_steps=adam,
+                                      lbfgs_steps=lbfgs)
         if o["dense"] is not None:
-            _positive_int("--dense", o["dense"])
+            o["dense"] = _checked("--dense", validate.budget, o["dense"])
         _check_memory(job, o["dense"] or job.proto.dense, "--dense")
     if method:
         if o["method"] not in methods.names():
             raise CliError(f"--method {o['method']!r} is unknown; registered: {', '.join(methods.names())}")
-        _positive_int("--budget", o["budget"])
+        o["budget"] = _checked("--budget", validate.budget, o["budget"])
         if job.config is not None:
             _check_memory(job, o["budget"], "--budget")
-        methods.get(o["method"], **method_settings(job))  # unknown or bad settings fail here
+        _checked("--set", validate.method, o["method"], method_settings(job))  # unknown or bad settings fail here
     if out_default is not None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         prefix = "" if out_default == "run" else f"{out_default}-"  # pinndd run: runs/<pde>-<time>
-        job.out = _check_out(o["out"], f"runs/{prefix}{job.problem.name}-{stamp}")
+        job.out = _checked("--out", validate.output_dir, o["out"] or f"runs/{prefix}{job.problem.name}-{stamp}")
     import torch
 
     torch.set_num_threads(o["threads"])
@@ -488,6 +459,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _ood(args: argparse.Namespace) -> int:
+    from .budget import as_integer
     from .ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
     from .plotting import plot_error_curves
     from .sweep import write_table
@@ -507,7 +479,10 @@ def _ood(args: argparse.Namespace) -> int:
         raw = o["values"] if isinstance(o["values"], list) else str(o["values"]).split(",")
         values = [_number("--values", str(v)) for v in raw]
     pairs = shift_values(family, values)
-    seeds = list(range(o["seed"], o["seed"] + _positive_int("--seeds", o["seeds"] or 2)))
+    n_seeds = as_integer(o["seeds"] or 2, f"--seeds must be a whole number of network seeds; got {o['seeds']!r}")
+    if n_seeds < 1:
+        raise CliError(f"--seeds must be >= 1; got {n_seeds}")
+    seeds = list(range(o["seed"], o["seed"] + n_seeds))
     folder = _folder(job, args.argv)
     with folder.stage("set"):
         ps = load_set(job, Path(args.points)) if args.points else make_set(job)
