@@ -10,6 +10,10 @@ L2RE 0.322 (ensemble) vs 0.306 (separate), inside the seed-to-seed spread.
 
 L-BFGS's line search would couple members through one step length, so after the ensemble's
 Adam phase each member runs its own L-BFGS.
+
+On a GPU the Adam phase does no host synchronisation per step (the trainer's loss history is
+read every ``log_every`` steps; ``tests/test_cuda.py`` counts them); torch's L-BFGS reads its
+loss on the host at every iteration, so the per-member L-BFGS phase does.
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequ
     adam_wall = time.perf_counter() - t0
     table = np.concatenate(rows) if rows else np.zeros((0, len(names) + 1, len(seeds)))
     results = []
+    single = TensorPoints.from_pointset(pointset, dtype, device) if config.lbfgs_steps else None  # one copy to the device
     for k, seed in enumerate(seeds):
         model = PINN(ens.member(k), problem, hard=False)
         hist = {"step": np.arange(len(table)), "loss": table[:, 0, k]}
@@ -127,7 +132,6 @@ def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequ
         wall = adam_wall / len(seeds)
         if config.lbfgs_steps:
             t1 = time.perf_counter()
-            single = TensorPoints.from_pointset(pointset, dtype, device)
             lb = optimise(problem, model, single, replace(config, adam_steps=0), names, skip)
             wall += time.perf_counter() - t1
             if lb:
