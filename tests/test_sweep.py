@@ -82,3 +82,28 @@ def test_ray_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(PinnddError, match=r"pinndd\[ray\].*serial"):
         run_cells(cells(seeds=(0,)), one_cell)
+
+
+def test_script_functions_reach_workers_by_file(tmp_path, monkeypatch):
+    """A cell function of the running script is imported from the script's file in a worker (its
+    __main__ block does not run); a functools.partial of it carries its bound arguments."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'pinndd[ray]')")
+    import functools
+    import types
+
+    from pinndd import sweep
+
+    script = tmp_path / "my_sweep.py"
+    script.write_text("import functools\n\n@functools.cache\ndef scale():\n    return 3\n\n"
+                      "def cell(c, offset=0):\n    return {'y': c['x'] * scale() + offset}\n\n"
+                      "if __name__ == '__main__':\n    raise SystemExit('the command line ran')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    exec(compile(script.read_text().split("if __name__")[0], str(script), "exec"), main.__dict__)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    main.cell.__module__ = "__main__"
+    payload = sweep._payload(main.cell)
+    assert payload == ("script", str(script), "cell")
+    assert sweep._load(payload)({"x": 2}) == {"y": 6}
+    bound = sweep._payload(functools.partial(main.cell, offset=1))
+    assert bound[0] == "partial" and sweep._load(bound)({"x": 2}) == {"y": 7}
