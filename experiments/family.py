@@ -91,13 +91,31 @@ def run_job(args_dict: dict) -> tuple[str, int]:
     return a.strategy, a.seed
 
 
+def run_calibration(args_dict: dict) -> dict:
+    import torch
+
+    import equations
+    from pinndd import family_eval, protocols
+    from pinndd.family import FamilyTask
+
+    torch.set_num_threads(1)
+    a = argparse.Namespace(**args_dict)
+    task = FamilyTask.default(equations.get(a.pde), a.param)
+    proto = protocols.get(a.protocol)
+    run = family_eval.SeedRun(task, a.first_seed, proto.train, a.dense or proto.dense, a.budget,
+                              json.loads(a.settings or "{}"), a.protocol)
+    return family_eval.calibrate(run, a.part)
+
+
 def write_report(out: Path, title: str) -> None:
     from pinndd.family_eval import summarise
 
     rows = read_rows(out / "rows.jsonl")
     if not rows:
         return
-    lines = summarise(rows)
+    calib = out / "calibration.json"
+    costs = json.loads(calib.read_text()) if calib.exists() else None
+    lines = summarise(rows, costs=costs)
     values = sorted({r["value"] for r in rows})
     head = ["strategy", "seeds"] + [f"{v:g}" for v in values] + ["worst ×dense (in range)", "mean ×dense (in range)",
                                                                 "×ft_dense", "one-off", "per value", "total K", "break-even K"]
@@ -109,8 +127,10 @@ def write_report(out: Path, title: str) -> None:
                   f"{ln['once_units']:.2f}", f"{ln['value_units']:.3f}", f"{ln['total_units']:.2f}",
                   f"{ln['breakeven_vs_ft_dense']:.1f}"]
         md.append("| " + " | ".join(cells) + " |")
+    source = ("the calibration run (calibration.json: one cell per strategy on an otherwise idle machine)" if costs
+              else "the rows' own wall times")
     md += ["", "Cells: mean L2RE over seeds (ratio to dense from scratch at that value). Costs in units of one dense "
-           "training from scratch (mean wall time of the dense rows); total K = one-off + K × per value for the "
+           f"training from scratch, from {source}; total K = one-off + K × per value for the "
            f"K = {len(values)} held-out values; break-even K: values after which the strategy costs less in total "
            "than fine-tuning the nominal PINN on the dense set."]
     (out / "table.md").write_text("\n".join(md) + "\n")
@@ -158,12 +178,21 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1, help="seed pipelines run in parallel (one torch thread each)")
     p.add_argument("--out", default=None)
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--calibrate", action="store_true",
+                   help="time one cell per strategy (seed --first-seed) into calibration.json; run it on an idle machine")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     out = Path(a.out or f"experiments/out/family_{a.pde}")
     out.mkdir(parents=True, exist_ok=True)
     title = f"{a.pde}: family {a.param or '(first)'}, {a.budget} points, protocol {a.protocol}"
-    if not a.report_only:
+    if a.calibrate:
+        ordered = [s for s in ORDER if s in a.strategies]
+        parts = [ordered[i::max(1, a.workers)] for i in range(max(1, a.workers))]
+        jobs = [dict(vars(a), part=part) for part in parts if part]
+        with mp.get_context("spawn").Pool(len(jobs)) as pool:
+            found = {k: v for d in pool.map(run_calibration, jobs) for k, v in d.items()}
+        (out / "calibration.json").write_text(json.dumps(found, indent=1))
+    elif not a.report_only:
         seeds = range(a.first_seed, a.first_seed + a.seeds)
         if any(s not in ORDER for s in a.strategies):
             p.error(f"unknown strategy; known: {ORDER}")

@@ -180,13 +180,32 @@ def _ratio_of_means(a: list[float], b: list[float]) -> float:
 # ---------------------------------------------------------------------------------------------
 # Summaries
 # ---------------------------------------------------------------------------------------------
-def summarise(rows: Iterable[Mapping[str, Any]], k_values: int | None = None) -> list[dict[str, Any]]:
+def calibrate(run: SeedRun, strategies: Iterable[str], value: float | None = None) -> dict[str, dict[str, float]]:
+    """Wall seconds of each strategy's one-off and per-value parts, from one cell at ``value``
+    (default: the first held-out value) of a fresh :class:`SeedRun`. Run it on a machine doing
+    nothing else: the benchmark's rows may be timed under varying load, so their seconds
+    compare only roughly; :func:`summarise` takes these instead when given."""
+    v = run.task.held_out[0] if value is None else float(value)
+    out = {}
+    for s in strategies:
+        row = run.row(s, v)
+        out[s] = {"once_seconds": row["once_seconds"], "value_seconds": row["value_seconds"]}
+        log.info("calibrated %s: once %.1f s, per value %.2f s", s, row["once_seconds"], row["value_seconds"])
+    return out
+
+
+def summarise(rows: Iterable[Mapping[str, Any]], k_values: int | None = None,
+              costs: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
     """One line per strategy: mean/std/median L2RE over seeds at each value, the worst and mean
     in-range ratio to dense from scratch (ratio of seed means at each value), the mean ratio to
     the dense fine-tune, costs in units of one dense training (the mean dense-from-scratch time of
-    the same rows), the total for ``k_values`` values (default: the values in the rows) and the
-    number of values after which the strategy is cheaper in total than ``ft_dense``."""
+    the same rows, or of ``costs`` from :func:`calibrate` when given, which then replaces every
+    strategy's seconds), the total for ``k_values`` values (default: the values in the rows) and
+    the number of values after which the strategy is cheaper in total than ``ft_dense``."""
     rows = [dict(r) for r in rows]
+    if costs:
+        rows = [{**r, **costs[r["strategy"]]} if r["strategy"] in costs else {**r, "once_seconds": np.nan,
+                                                                             "value_seconds": np.nan} for r in rows]
     values = sorted({r["value"] for r in rows})
     k = k_values or len(values)
     by = {}
@@ -224,4 +243,4 @@ def summarise(rows: Iterable[Mapping[str, Any]], k_values: int | None = None) ->
     return sorted(out, key=lambda d: order.get(d["strategy"], len(order)))
 
 
-__all__ = ["STRATEGIES", "SeedRun", "summarise"]
+__all__ = ["STRATEGIES", "SeedRun", "calibrate", "summarise"]
