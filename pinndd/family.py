@@ -33,7 +33,7 @@ import torch
 
 from .errors import PinnddError
 from .nn import PINN
-from .pointset import PointSet
+from .pointset import PointSet, write_npz
 from .problem import Problem, ShiftFamily
 from .training import TrainConfig, TrainResult, make_model, train
 
@@ -281,7 +281,7 @@ class Kit:
             arrays = {k: np.asarray(v) for k, v in self.warm_state.items()}
             for i, v in enumerate(sorted(self.bank)):
                 arrays.update({f"bank{i}/{k}": np.asarray(a) for k, a in self.bank[v].items()})
-            np.savez(d / "warm.npz", **arrays)
+            write_npz(d / "warm.npz", arrays)
             (d / "kit.json").write_text(json.dumps(meta, indent=1))
 
         return _atomic_dir_write(Path(path), write)

@@ -42,6 +42,9 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
     except OSError as e:
         raise PinnddError(f"cannot write {path}: {e.strerror or e}; choose a writable folder") from None
     try:

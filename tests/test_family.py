@@ -159,8 +159,10 @@ def test_benchmark_rows_costs_and_refusal_on_made_on_values():
     assert table["dense"]["value_units"] == pytest.approx(1.0)
     assert table["ft_dense"]["vs_ft_dense"] == pytest.approx(1.0)
     # calibrated costs replace the rows' seconds: units and totals follow from them alone
-    costs = {"dense": {"once_seconds": 0.0, "value_seconds": 10.0}, "ft_dense": {"once_seconds": 10.0, "value_seconds": 2.0},
-             "ft_sobol": {"once_seconds": 10.0, "value_seconds": 0.5}, "kit:family_rad": {"once_seconds": 13.0, "value_seconds": 0.5}}
+    costs = {"dense": {"once_seconds": 0.0, "value_seconds": 10.0},
+             "ft_dense": {"once_seconds": 10.0, "value_seconds": 2.0},
+             "ft_sobol": {"once_seconds": 10.0, "value_seconds": 0.5},
+             "kit:family_rad": {"once_seconds": 13.0, "value_seconds": 0.5}}
     cal = {ln["strategy"]: ln for ln in summarise(rows, costs=costs)}
     assert cal["ft_dense"]["once_units"] == pytest.approx(1.0) and cal["ft_dense"]["value_units"] == pytest.approx(0.2)
     assert cal["kit:family_rad"]["total_units"] == pytest.approx((13.0 + 2 * 0.5) / 10.0)
