@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 #: Jobs (one strategy, one seed, every held-out value) run strategy by strategy, each over all
 #: seeds, in this order: a run stopped early leaves whole strategies over every seed.
-ORDER = ("ft_dense", "ft_sobol", "kit:family_rad", "kit:family_bank", "dense", "kit:family_exchange", "ft_rad", "sobol",
-         "parametric", "ft_parametric", "rad")
+ORDER = ("ft_dense", "ft_sobol", "kit:family_rad", "kit:family_bank", "kit:family_interp", "dense", "kit:family_exchange",
+         "ft_rad", "sobol", "parametric", "ft_parametric", "rad")
 
 
 def read_rows(path: Path) -> list[dict]:

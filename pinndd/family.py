@@ -201,6 +201,19 @@ def fine_tune_many(task: FamilyTask, warm: PINN | Mapping[str, torch.Tensor], po
     return [PINN(ens.member(k), p) for k, p in enumerate(problems)], wall
 
 
+def start_from(members: Mapping[float, Mapping[str, Any]], value: float, interpolate: bool) -> dict[str, np.ndarray]:
+    """The warm start for ``value`` from ``members`` (weights by parameter value): the nearest
+    member, or inside their span with ``interpolate`` the two bracketing members' weights mixed
+    linearly (see :meth:`Kit.start_for`)."""
+    vals = np.array(sorted(members))
+    if not interpolate or len(vals) == 1 or value <= vals[0] or value >= vals[-1]:
+        return {k: np.asarray(a) for k, a in members[float(vals[np.argmin(np.abs(vals - value))])].items()}
+    j = int(np.searchsorted(vals, value))
+    a, b = float(vals[j - 1]), float(vals[j])
+    t = (value - a) / (b - a)
+    return {k: (1 - t) * np.asarray(members[a][k]) + t * np.asarray(members[b][k]) for k in members[a]}
+
+
 def _atomic_dir_write(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -243,14 +256,29 @@ class Kit:
     metadata: dict[str, Any] = field(default_factory=dict)
     bank: dict[float, dict[str, np.ndarray]] = field(default_factory=dict)
 
-    def start_for(self, value: float) -> dict[str, np.ndarray]:
-        """The warm start nearest ``value``: the nominal one or a bank member (ties: the nominal)."""
+    @property
+    def interpolate(self) -> bool:
+        """Whether a solve starts from the bank interpolated in the parameter (``metadata["start"]``)."""
+        return self.metadata.get("start", "nearest") == "interpolate"
+
+    def members(self) -> dict[float, dict[str, np.ndarray]]:
+        """Every warm start by parameter value: the nominal one and the bank."""
         nominal = float(self.metadata.get("params", {}).get(self.param, np.nan))
-        best, state = abs(value - nominal) if np.isfinite(nominal) else np.inf, self.warm_state
-        for v, st in sorted(self.bank.items()):
-            if abs(value - v) < best:
-                best, state = abs(value - v), st
-        return state
+        out = dict(self.bank)
+        if np.isfinite(nominal):
+            out[nominal] = self.warm_state
+        return dict(sorted(out.items()))
+
+    def start_for(self, value: float) -> dict[str, np.ndarray]:
+        """The warm start for ``value``.
+
+        ``start = "nearest"``: the member nearest ``value`` (ties: the lower value). ``start =
+        "interpolate"``: inside the members' span, the weights of the two bracketing members
+        ``mu_a <= value <= mu_b`` mixed linearly, ``(1 - t) theta_a + t theta_b`` with ``t =
+        (value - mu_a) / (mu_b - mu_a)`` (fine-tunes of one nominal network stay linearly
+        connected in weight space, so the mix is itself close to the solution in between);
+        beyond the span, the nearest member."""
+        return start_from(self.members() or {0.0: self.warm_state}, value, self.interpolate)
 
     def model(self, problem: Problem) -> PINN:
         """The warm-start PINN for ``problem`` (no training)."""
@@ -268,7 +296,11 @@ class Kit:
 
             logging.getLogger(__name__).warning("%s = %g is outside the kit's range %s: extrapolating", self.param, value,
                                                 self.value_range)
-        return fine_tune(problem, self.start_for(value), self.pointset, self.config)
+        start = self.start_for(value)
+        if self.config.adam_steps == 0 and self.config.lbfgs_steps == 0:  # the kit's recipe: no fine-tune
+            model = warm_copy(problem, start, replace(self.config, adam_steps=1))
+            return TrainResult(model, {"step": np.zeros(0), "loss": np.zeros(0)}, 0.0, self.config, problem.name)
+        return fine_tune(problem, start, self.pointset, self.config)
 
     def save(self, path: str | Path) -> Path:
         """Write a folder: ``points.npz`` (the point set), ``warm.npz`` (weights) and ``kit.json``."""

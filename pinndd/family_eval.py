@@ -49,7 +49,7 @@ from .training import TrainConfig, train
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("dense", "sobol", "rad", "ft_dense", "ft_sobol", "ft_rad", "parametric", "ft_parametric",
-              "kit:family_rad", "kit:family_exchange", "kit:family_bank")
+              "kit:family_rad", "kit:family_exchange", "kit:family_bank", "kit:family_interp")
 
 
 def _set(problem, kind: str, n: int, seed: int) -> PointSet:

@@ -194,3 +194,34 @@ def test_family_bank_starts_each_solve_from_the_nearest_made_on_fine_tune(tmp_pa
     back = Kit.load(kit.save(tmp_path / "bank"), p)
     assert sorted(back.bank) == sorted(kit.bank)
     assert all(np.array_equal(back.bank[v][k], kit.bank[v][k]) for v in kit.bank for k in kit.bank[v])
+
+
+def test_start_from_interpolates_between_bracketing_members_and_clamps_outside():
+    from pinndd.family import start_from
+
+    members = {0.5: {"w": np.array([0.0, 2.0])}, 1.0: {"w": np.array([1.0, 4.0])}, 1.5: {"w": np.array([3.0, 0.0])}}
+    np.testing.assert_allclose(start_from(members, 0.75, True)["w"], [0.5, 3.0])
+    np.testing.assert_allclose(start_from(members, 1.125, True)["w"], [1.5, 3.0])
+    np.testing.assert_array_equal(start_from(members, 1.0, True)["w"], [1.0, 4.0])
+    np.testing.assert_array_equal(start_from(members, 0.4, True)["w"], [0.0, 2.0])  # beyond the span: nearest
+    np.testing.assert_array_equal(start_from(members, 1.6, True)["w"], [3.0, 0.0])
+    np.testing.assert_array_equal(start_from(members, 0.8, False)["w"], [1.0, 4.0])  # nearest when not interpolating
+
+
+def test_family_interp_chooses_on_made_on_values_only_and_solves(monkeypatch, tmp_path):
+    p = equations.get("burgers")
+    seen = []
+    real_at = FamilyTask.at
+    monkeypatch.setattr(FamilyTask, "at", lambda self, v: seen.append(float(v)) or real_at(self, v))
+    kit = methods.get("family_interp", validation=64, **SMOKE).make_kit(p, 24, seed=0)
+    task = FamilyTask.default(p, "a")
+    assert set(seen) <= set(task.made_on)
+    assert kit.interpolate and kit.metadata["left_out"] == [0.75, 1.25]
+    assert kit.metadata["choice"] in kit.metadata["loo_scores"]
+    assert min(kit.metadata["loo_scores"].values()) == kit.metadata["loo_scores"][kit.metadata["choice"]]
+    assert set(kit.cost) == {"warm_start", "bank", "selection", "distillation"}
+    monkeypatch.setattr(FamilyTask, "at", real_at)
+    shifted = p.with_params(a=0.9)
+    back = Kit.load(kit.save(tmp_path / "interp"), p)
+    x = methods.interior_points(p, "uniform", 16, seed=2)
+    np.testing.assert_array_equal(predict(kit.solve(shifted).model, x), predict(back.solve(shifted).model, x))
