@@ -144,7 +144,7 @@ def run(pde: str, args, proto, out: Path) -> list[str]:
     rows = [{"pde": pde, "owner": o, "region": str(lab), **{n: float(x) for n, x in zip(problem.domain.names, p)},
              **{k: float(v[i]) for k, v in infl.items()}} for i, (o, lab, p) in enumerate(zip(owners, labels, pts))]
     write_rows(rows, out, f"influence_{pde}")
-    title = (f"{pde}: Sobol {args.budget} + {ps.n_condition} condition points, seed {args.seed}, quick protocol; "
+    title = (f"{pde}: Sobol {args.budget} + {ps.n_condition} condition points, seed {args.seed}, {proto.name} protocol; "
              f"L2RE {err['l2re']:.3g}\ninfluence = predicted change when the point is removed "
              f"(the point's own loss term, other weights held; damped Gauss-Newton, damping {args.damping:g} of the mean "
              "curvature)")
