@@ -37,7 +37,7 @@ PROTOCOLS_HELP = (
 DEFAULTS: dict[str, Any] = {
     "pde": "burgers", "method": "sobol", "budget": 256, "protocol": "quick", "seed": 0, "device": "auto",
     "threads": None, "adam_steps": None, "lbfgs_steps": None, "compile": False, "dense": None, "out": None,
-    "seeds": None, "family": None, "values": None, "labels": "drop", "params": {}, "settings": {},
+    "seeds": None, "family": None, "family_check": True, "values": None, "labels": "drop", "params": {}, "settings": {},
 }
 #: Memory an estimate may claim before a budget counts as absurd (fraction of the device's).
 MEMORY_FRACTION = 0.5
@@ -343,7 +343,14 @@ def _run(args: argparse.Namespace) -> int:
     job = prepare(args, method=True, out_default="run")
     folder = _folder(job, args.argv)
     dense_n = job.opts["dense"] or job.proto.dense
-    stages = [("dense", lambda: make_set(job, dense_n, "sobol"), f"dense Sobol {dense_n}"),
+    dense_set = None
+
+    def make_dense():
+        nonlocal dense_set
+        dense_set = make_set(job, dense_n, "sobol")
+        return dense_set
+
+    stages = [("dense", make_dense, f"dense Sobol {dense_n}"),
               ("small", lambda: make_set(job), f"{job.opts['method']} {job.opts['budget']}")]
     runs: dict[str, dict[str, Any]] = {}
     for label, make, what in stages:
@@ -354,6 +361,7 @@ def _run(args: argparse.Namespace) -> int:
         runs[label] = row
         print(_line(label, row), flush=True)
     dense_train = runs["dense"]["costs_seconds"]["train_seconds"]
+    family = _family_stage(job, folder, runs["dense"], dense_set) if job.opts["family_check"] else None
     for label, row in runs.items():
         total = total_cost(row["costs_seconds"])
         row["total_seconds"] = total
@@ -361,10 +369,43 @@ def _run(args: argparse.Namespace) -> int:
         folder.costs[label] = total
     folder.write_json("metrics.json", {"problem": job.problem.describe(), "protocol": job.proto.name,
                                        "config": job.config.to_dict(), "threads": job.opts["threads"],
-                                       "runs": {k: _public(v) for k, v in runs.items()}})
+                                       "runs": {k: _public(v) for k, v in runs.items()},
+                                       **({"family": family} if family is not None else {})})
     folder.finish()
-    print(f"wrote {folder.path}/ (manifest.json, metrics.json, points_*.npz, model_*.npz, solution_*.png)")
+    extra = ", kit/, family.png" if family is not None else ""
+    print(f"wrote {folder.path}/ (manifest.json, metrics.json, points_*.npz, model_*.npz, solution_*.png{extra})")
     return 0
+
+
+def _family_stage(job: Job, folder, dense_row: dict[str, Any], dense_set) -> dict[str, Any] | None:
+    """The family check: a kit from the dense run (the nominal PINN), then at three held-out
+    shift values the kit's solve beside fine-tunes on the dense set and on Sobol points."""
+    from .family_eval import quick_check
+    from .plotting import plot_error_curves
+
+    if not job.problem.shifts:
+        print("family: the problem declares no shift family; skipped")
+        return None
+    with folder.stage("family"):
+        rows, kit = quick_check(job.problem, dense_row["_model"], dense_row["costs_seconds"]["train_seconds"], dense_set,
+                                job.opts["budget"], job.opts["seed"], job.config, job.proto.name)
+        kit.save(folder.path / "kit")
+        folder.record("kit")
+    once = sum(kit.cost.values())
+    dense_train = dense_row["costs_seconds"]["train_seconds"]
+    print(f"family {kit.param}: kit made once in {once:.0f} s ({once / dense_train:.1f} dense trainings, the dense run "
+          f"included); at values the kit was not made on:")
+    by = {}
+    for r in rows:
+        by.setdefault(r["strategy"], []).append(r)
+        print(f"  {kit.param} = {r['value']:<5g} {r['strategy']:>18}: L2RE {r['l2re']:.4g}  ({r['value_seconds']:.1f} s)")
+    curves = {s: ([r["value"] for r in rs], [[r["l2re"]] for r in rs]) for s, rs in by.items()}
+    plot_error_curves(curves, kit.param, folder.record("family.png"), in_range=kit.value_range,
+                      nominal=float(job.problem.params[kit.param]),
+                      title=f"{job.problem.name}: fine-tunes of the dense run at new {kit.param} "
+                            f"(kit: {kit.metadata.get('method')}, {job.opts['budget']} points, one seed)")
+    return {"param": kit.param, "kit_cost_seconds": kit.cost, "kit_choice": kit.metadata.get("choice"),
+            "rows": rows}
 
 
 def _distil(args: argparse.Namespace) -> int:
@@ -739,6 +780,9 @@ def build_parser() -> argparse.ArgumentParser:
                "costs, write a run folder (manifest, metrics, point sets, models, figures)", _run)
     _job_args(run)
     run.add_argument("--out", default=None, metavar="FOLDER", help="run folder [default: runs/<pde>-<time>]")
+    run.add_argument("--no-family", dest="family_check", action="store_false", default=None,
+                     help="skip the family check (a kit from the dense run solving three held-out shift values, beside "
+                          "fine-tunes on the dense set and on Sobol points)")
 
     dis = verb("distil", "make a point set with any registered method; writes points.npz and manifest.json",
                _distil, aliases=("distill",))

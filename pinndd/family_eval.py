@@ -167,6 +167,33 @@ class SeedRun:
         raise PinnddError(f"unknown fine-tune strategy {strategy!r}")
 
 
+def quick_check(problem, warm: PINN, warm_seconds: float, dense: PointSet, budget: int, seed: int, config: TrainConfig,
+                protocol_name: str = "quick", kit_method: str = "family_interp", n_values: int = 3,
+                param: str | None = None) -> tuple[list[dict[str, Any]], Any]:
+    """The family check of ``pinndd run``: a kit made from ``warm`` (the nominal PINN, already
+    trained on ``dense`` at a cost of ``warm_seconds``), then at ``n_values`` held-out in-range
+    values the kit's solve beside the two fine-tunes a user would otherwise run (the dense set;
+    ``budget`` Sobol points). Returns the rows (strategy, value, errors, seconds) and the kit."""
+    task = FamilyTask.default(problem, param)
+    in_range = [v for v in task.held_out if task.in_range(v)]
+    values = in_range[1::2][:n_values] if n_values <= len(in_range) // 2 else in_range[:n_values]
+    kit = methods.get(kit_method, param=task.param, protocol=protocol_name, progress=False).make_kit(
+        problem, budget, seed, warm=warm, warm_seconds=warm_seconds)
+    ft = replace(fine_tune_config(config), progress=False)
+    sobol = _set(problem, "sobol", budget, seed)
+    rows = []
+    for v in values:
+        shifted = task.at(v)
+        runs = (("ft_dense", lambda: fine_tune(shifted, warm, dense, ft)),  # noqa: B023 (called at once)
+                (f"kit:{kit_method}", lambda: kit.solve(shifted)),  # noqa: B023
+                ("ft_sobol", lambda: fine_tune(shifted, warm, sobol, ft)))  # noqa: B023
+        for name, fit in runs:
+            res = fit()
+            rows.append({"strategy": name, "param": task.param, "value": float(v), **evaluate(shifted, res.model),
+                         "value_seconds": float(res.wall_time)})
+    return rows, kit
+
+
 def _copy_module(module: torch.nn.Module) -> torch.nn.Module:
     import copy
 
@@ -243,4 +270,4 @@ def summarise(rows: Iterable[Mapping[str, Any]], k_values: int | None = None,
     return sorted(out, key=lambda d: order.get(d["strategy"], len(order)))
 
 
-__all__ = ["STRATEGIES", "SeedRun", "calibrate", "summarise"]
+__all__ = ["STRATEGIES", "SeedRun", "calibrate", "quick_check", "summarise"]

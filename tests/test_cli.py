@@ -121,9 +121,18 @@ def test_ood_table_and_figure_with_dense_and_sobol(work, capsys):
 
 def test_run_and_list(tmp_path):
     out = ok("run", "--pde", "heat", "--protocol", "smoke", "--budget", 16, "--dense", 64, "--out", tmp_path / "run")
-    assert out.count("L2RE") == 2
+    assert out.count("L2RE") == 2 + 3 * 3  # dense and small; the family check: 3 values x 3 strategies
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(metrics["runs"]) == {"dense", "small"}
+    family = metrics["family"]
+    assert family["param"] == "TL" and len(family["rows"]) == 9
+    assert {r["strategy"] for r in family["rows"]} == {"ft_dense", "kit:family_interp", "ft_sobol"}
+    held_out = {round(v, 9) for v in (-0.7, 0.2, 0.9)}  # heat TL in [-1, 1]: the 2nd, 4th, 6th held-out values
+    assert {round(r["value"], 9) for r in family["rows"]} == held_out
+    assert (tmp_path / "run" / "kit" / "kit.json").is_file() and (tmp_path / "run" / "family.png").is_file()
+    no_family = ok("run", "--pde", "heat", "--protocol", "smoke", "--budget", 16, "--dense", 64, "--no-family",
+                   "--out", tmp_path / "run2")
+    assert no_family.count("L2RE") == 2 and "family" not in json.loads((tmp_path / "run2" / "metrics.json").read_text())
     for label, row in metrics["runs"].items():
         assert row["total_seconds"] > 0 and row["dense_trainings"] > 0
         assert (tmp_path / "run" / f"model_{label}.npz").is_file()
