@@ -122,14 +122,15 @@ def write_report(out: Path, title: str) -> None:
     md = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ln in lines:
         cells = [ln["strategy"], str(ln["seeds"])]
-        cells += [f"{ln['l2re'][v]:.3g} ({ln['ratio_dense'][v]:.2f}×)" for v in values]
+        cells += [f"{ln['l2re'][v]:.3g} ± {ln['l2re_std'][v]:.2g} [{ln['l2re_median'][v]:.3g}] ({ln['ratio_dense'][v]:.2f}×)"
+                  for v in values]
         cells += [f"{ln['worst_in_range']:.2f}", f"{ln['mean_in_range']:.2f}", f"{ln['vs_ft_dense']:.2f}",
                   f"{ln['once_units']:.2f}", f"{ln['value_units']:.3f}", f"{ln['total_units']:.2f}",
                   f"{ln['breakeven_vs_ft_dense']:.1f}"]
         md.append("| " + " | ".join(cells) + " |")
     source = ("the calibration run (calibration.json: one cell per strategy on an otherwise idle machine)" if costs
               else "the rows' own wall times")
-    md += ["", "Cells: mean L2RE over seeds (ratio to dense from scratch at that value). Costs in units of one dense "
+    md += ["", "Cells: L2RE mean ± std [median] over seeds (ratio of means to dense from scratch at that value). Costs in units of one dense "
            f"training from scratch, from {source}; total K = one-off + K × per value for the "
            f"K = {len(values)} held-out values; break-even K: values after which the strategy costs less in total "
            "than fine-tuning the nominal PINN on the dense set."]
