@@ -130,7 +130,8 @@ def write_report(out: Path, title: str) -> None:
         md.append("| " + " | ".join(cells) + " |")
     source = ("the calibration run (calibration.json: one cell per strategy on an otherwise idle machine)" if costs
               else "the rows' own wall times")
-    md += ["", "Cells: L2RE mean ± std [median] over seeds (ratio of means to dense from scratch at that value). Costs in units of one dense "
+    md += ["", "Cells: L2RE mean ± std [median] over seeds (ratio of means to dense from scratch at that value). "
+           "Costs in units of one dense "
            f"training from scratch, from {source}; total K = one-off + K × per value for the "
            f"K = {len(values)} held-out values; break-even K: values after which the strategy costs less in total "
            "than fine-tuning the nominal PINN on the dense set."]
