@@ -146,6 +146,7 @@ def plot_pareto(lines: list[dict], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharex=True)
     for ax, key, label in ((axes[0], "worst_in_range", "worst in-range error / dense from scratch"),
@@ -157,6 +158,9 @@ def plot_pareto(lines: list[dict], path: Path, title: str) -> None:
         ax.axhline(1.0, color="0.6", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers, not 4 x 10^0
+            axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            axis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_xlabel("total cost for all held-out values (dense trainings)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
