@@ -55,9 +55,11 @@ def check_model(problem, model: torch.nn.Module) -> None:
     if own is not None and getattr(own, "name", problem.name) != problem.name:
         raise PinnddError(f"this model was trained for {own.name!r}, not {problem.name!r}; evaluate it with its own "
                           "problem (shifted parameters of the same problem are fine)")
+    appended = sum(int(getattr(m, "appends_inputs", 0)) for m in model.modules())  # e.g. a fixed parameter column
     for name, buf in model.named_buffers():
-        if name.endswith("in_scale") and buf.shape[-1] != problem.domain.dim:
-            raise PinnddError(f"this model takes {buf.shape[-1]}-d inputs but {problem.name!r} is {problem.domain.dim}-d")
+        if name.endswith("in_scale") and buf.shape[-1] != problem.domain.dim + appended:
+            raise PinnddError(f"this model takes {buf.shape[-1] - appended}-d inputs but {problem.name!r} is "
+                              f"{problem.domain.dim}-d")
 
 
 def evaluate(problem, model: torch.nn.Module, points: np.ndarray | None = None) -> dict[str, float]:

@@ -404,6 +404,9 @@ class FixedParameter(nn.Module):
     the partial derivatives of the parametric network in the original coordinates.
     """
 
+    #: The input column this module appends (so input-dimension checks see the original domain).
+    appends_inputs = 1
+
     def __init__(self, model: nn.Module, value: float):
         super().__init__()
         self.model = model

@@ -225,3 +225,13 @@ def test_family_interp_chooses_on_made_on_values_only_and_solves(monkeypatch, tm
     back = Kit.load(kit.save(tmp_path / "interp"), p)
     x = methods.interior_points(p, "uniform", 16, seed=2)
     np.testing.assert_array_equal(predict(kit.solve(shifted).model, x), predict(back.solve(shifted).model, x))
+
+
+def test_parametric_strategies_evaluate_a_fixed_parameter_slice():
+    from pinndd import protocols
+
+    p = equations.get("burgers")
+    run = SeedRun(FamilyTask.default(p, "a"), 0, protocols.get("smoke").train, dense=48, budget=16, protocol_name="smoke")
+    for strategy in ("parametric", "ft_parametric"):
+        row = run.row(strategy, 0.65)
+        assert np.isfinite(row["l2re"]) and row["once_seconds"] > 0
