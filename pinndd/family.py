@@ -20,6 +20,7 @@ Files are ``.npz`` arrays plus JSON, read with ``allow_pickle=False``; saves are
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -47,6 +48,8 @@ MADE_ON_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 FINE_TUNE_FRACTION = 0.25
 
 KIT_FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 def _family(problem: Problem, param: str | None) -> ShiftFamily:
@@ -137,8 +140,9 @@ def fine_tune_config(protocol: TrainConfig, fraction: float = FINE_TUNE_FRACTION
 
 
 def warm_copy(problem: Problem, warm: PINN | Mapping[str, torch.Tensor], config: TrainConfig) -> PINN:
-    """A new PINN for ``problem`` with ``config``'s architecture holding the warm weights."""
-    model = make_model(problem, config)
+    """A new PINN for ``problem`` with ``config``'s architecture holding the warm weights (a
+    recipe with no steps, i.e. "no fine-tune", still names the architecture)."""
+    model = make_model(problem, replace(config, adam_steps=max(1, config.adam_steps)))
     state = warm.state_dict() if isinstance(warm, torch.nn.Module) else warm
     try:
         model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state.items()})
@@ -292,13 +296,11 @@ class Kit:
             raise PinnddError(f"this kit was made for {self.problem_name!r}, not {problem.name!r}")
         value = float(problem.params[self.param])
         if not self.value_range[0] <= value <= self.value_range[1]:
-            import logging
-
-            logging.getLogger(__name__).warning("%s = %g is outside the kit's range %s: extrapolating", self.param, value,
+            log.warning("%s = %g is outside the kit's range %s: extrapolating", self.param, value,
                                                 self.value_range)
         start = self.start_for(value)
         if self.config.adam_steps == 0 and self.config.lbfgs_steps == 0:  # the kit's recipe: no fine-tune
-            model = warm_copy(problem, start, replace(self.config, adam_steps=1))
+            model = warm_copy(problem, start, self.config)
             return TrainResult(model, {"step": np.zeros(0), "loss": np.zeros(0)}, 0.0, self.config, problem.name)
         return fine_tune(problem, start, self.pointset, self.config)
 

@@ -27,13 +27,13 @@ value and seed pipeline, costs in units of one dense training measured in the sa
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import torch
 
 from . import methods
 from .budget import DEFAULT_RULE
@@ -89,12 +89,10 @@ class SeedRun:
 
     def use_nominal(self, state: Mapping[str, Any], seconds: float) -> None:
         """Reuse a nominal PINN trained earlier (its weights and training seconds), e.g. from a file."""
-        model = warm_copy(self.task.problem, state, self.config)
-        self._shared["nominal"] = (type("Trained", (), {"model": model})(), float(seconds))
+        self._shared["nominal"] = (warm_copy(self.task.problem, state, self.config), float(seconds))
 
     def nominal(self) -> tuple[PINN, float]:
-        (res, sec) = self.shared("nominal", lambda: train(self.task.problem, self.dense_set(self.task.problem), self.config))
-        return res.model, sec
+        return self.shared("nominal", lambda: train(self.task.problem, self.dense_set(self.task.problem), self.config).model)
 
     def parametric(self):
         return self.shared("parametric", lambda: train_parametric(
@@ -143,7 +141,7 @@ class SeedRun:
             if strategy == "parametric":
                 return _result_row(strategy, task, seed, v, PINN(net, shifted), psec, 0.0, len(pres.pointset))
             ps = _set(shifted, "sobol", self.budget, seed)
-            model = PINN(_copy_module(net), shifted)
+            model = PINN(copy.deepcopy(net), shifted)
             res = train(shifted, ps, replace(self.ft, engine="autograd"), model=model)
             return _result_row(strategy, task, seed, v, res.model, psec, res.wall_time, len(ps))
         if strategy.startswith("kit:"):
@@ -192,12 +190,6 @@ def quick_check(problem, warm: PINN, warm_seconds: float, dense: PointSet, budge
             rows.append({"strategy": name, "param": task.param, "value": float(v), **evaluate(shifted, res.model),
                          "value_seconds": float(res.wall_time)})
     return rows, kit
-
-
-def _copy_module(module: torch.nn.Module) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(module)
 
 
 def _ratio_of_means(a: list[float], b: list[float]) -> float:

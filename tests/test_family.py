@@ -77,8 +77,9 @@ def test_many_values_as_one_ensemble_equal_separate_fine_tunes(pde):
     for model, v in zip(models, values):
         single = fine_tune(task.at(v), warm, ps, TINY).model
         a, b = predict(model, x), predict(single, x)
-        # float64, 12 Adam steps: only summation order differs (a few ulps per step, grown by Adam)
-        assert np.max(np.abs(a - b)) <= 1e-9 * max(1.0, np.max(np.abs(b)))
+        # float64, 12 Adam steps: only summation order differs, a few ulps per operation; Adam's
+        # normalised steps can amplify that by its 1/eps-scaled denominators, so allow 1e7 ulps
+        assert np.max(np.abs(a - b)) <= 1e7 * np.finfo(np.float64).eps * max(1.0, np.max(np.abs(b)))
     assert wall > 0
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +47,7 @@ from .. import protocols
 from ..budget import DEFAULT_RULE
 from ..errors import PinnddError
 from ..evaluation import predict, residuals
-from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, timed
+from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, timed, warm_copy
 from ..pointset import PointSet
 from ..training import show_progress, train
 from .adaptive import rad_indices
@@ -124,7 +125,7 @@ class _FamilyMethod(PointSetMethod):
         counts = DEFAULT_RULE.split(problem, budget)
         t0 = time.perf_counter()
         interior, extra = self.distil(task, warm, counts, int(seed))
-        ps = interior_set(problem, None, interior, seed, condition_points(problem, counts, seed))
+        ps = PointSet(np.asarray(interior), None, condition_points(problem, counts, seed))
         bank = extra.pop("bank", {})
         recipe = extra.pop("recipe", None) or self.recipe(seed)
         kit_meta = extra.pop("kit_metadata", {})
@@ -142,10 +143,10 @@ class _FamilyMethod(PointSetMethod):
         kit = self.make_kit(problem, counts["interior"], seed)
         return kit.pointset, {"cost": kit.cost, "warmup_seconds": kit.cost["warm_start"]}
 
+    @abstractmethod
     def distil(self, task: FamilyTask, warm, counts: dict[str, int], seed: int) -> tuple[np.ndarray, dict[str, Any]]:
         """The interior points and extra metadata (``cost`` parts in seconds, an optional ``bank``
         of warm starts by value)."""
-        raise NotImplementedError
 
     def dense_fine_tunes(self, task: FamilyTask, warm, seed: int) -> tuple[dict[float, Any], float]:
         """The warm start fine-tuned on the protocol's dense set at every made-on value (what a
@@ -159,10 +160,9 @@ class _FamilyMethod(PointSetMethod):
         return models, time.perf_counter() - t0
 
 
-def interior_set(problem, kind: str | None, n_or_points, seed: int, conds) -> PointSet:
-    """A point set of ``kind`` interior points (or the given array) with condition points ``conds``."""
-    pts = interior_points(problem, kind, n_or_points, seed) if kind is not None else np.asarray(n_or_points)
-    return PointSet(pts, None, conds)
+def interior_set(problem, kind: str, n: int, seed: int, conds) -> PointSet:
+    """``n`` interior points of sampler ``kind`` with condition points ``conds``."""
+    return PointSet(interior_points(problem, kind, n, seed), None, conds)
 
 
 @register
@@ -301,8 +301,6 @@ class FamilyInterp(_FamilyMethod):
         return base
 
     def distil(self, task, warm, counts, seed):
-        from ..family import start_from
-
         problem, n = task.problem, counts["interior"]
         models, bank_seconds = self.dense_fine_tunes(task, warm, seed)
         t0 = time.perf_counter()
@@ -326,7 +324,7 @@ class FamilyInterp(_FamilyMethod):
                 for pname in (self.points[:1] if rname == "none" else self.points):
                     cfg = self.candidate_recipe(rname, seed)
                     if rname == "none":
-                        model = warm_copy_for(task.at(m), start, cfg)
+                        model = warm_copy(task.at(m), start, cfg)
                     else:
                         model = fine_tune(task.at(m), start, PointSet(sets[pname], None, conds), cfg).model
                     err = np.sum((predict(model, pool[val]) - target) ** 2) / (np.sum(target**2) + 1e-30)
@@ -340,13 +338,6 @@ class FamilyInterp(_FamilyMethod):
                              "kit_metadata": {"start": "interpolate", "choice": best, "loo_scores": mean,
                                               "left_out": left_out},
                              "loo_scores": mean, "choice": best}
-
-
-def warm_copy_for(problem, state, config):
-    """A PINN for ``problem`` holding ``state`` (a fine-tune recipe with no steps still names the network)."""
-    from ..family import warm_copy
-
-    return warm_copy(problem, state, replace(config, adam_steps=max(1, config.adam_steps)))
 
 
 __all__ = ["FamilyBank", "FamilyExchange", "FamilyInterp", "FamilyRAD"]
