@@ -33,7 +33,7 @@ class PointSetMethod(ABC):
     """Base class of every point-selection method (see the module docstring)."""
 
     name: ClassVar[str] = ""
-    #: One of "sampler", "adaptive", "coreset", "distiller", "labelled".
+    #: One of "baseline", "sampler", "adaptive", "coreset", "distiller", "labelled", "label_distiller", "family".
     family: ClassVar[str] = ""
 
     def make(self, problem, budget: int, seed: int = 0, rule: BudgetRule = DEFAULT_RULE) -> PointSet:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import PinnddError
 from ..pointset import PointSet
 from .base import PointSetMethod, condition_points, interior_points, register
 
@@ -32,3 +33,26 @@ LhsSampler = _sampler("lhs", "Latin hypercube interior points.")
 SobolSampler = _sampler("sobol", "Scrambled Sobol interior points.")
 HaltonSampler = _sampler("halton", "Scrambled Halton interior points.")
 HammersleySampler = _sampler("hammersley", "Hammersley interior points (scrambled Halton + stratified first axis).")
+
+
+@register
+@dataclass(frozen=True)
+class Dense(PointSetMethod):
+    """The dense baseline as a method: ``budget`` interior points of ``sampler`` (the protocols
+    use ``protocol.dense`` = 4096 Sobol points), so tables make it, cost it and train on it like
+    any other row. Its set costs nothing beyond sampling; a dense row's cost is its training."""
+
+    name = "dense"
+    family = "baseline"
+    sampler: str = "sobol"
+
+    def __post_init__(self) -> None:
+        from .base import get
+
+        if get(self.sampler).family != "sampler":
+            raise PinnddError(f"dense needs a fixed sampler (uniform, grid, lhs, sobol, halton, hammersley); "
+                              f"got {self.sampler!r}")
+
+    def _make(self, problem, counts, seed):
+        interior = interior_points(problem, self.sampler, counts["interior"], seed)
+        return PointSet(interior, None, condition_points(problem, counts, seed)), {}
