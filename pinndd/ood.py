@@ -11,8 +11,28 @@ Two modes:
   (condition targets :math:`g_c(x; \mu)` are recomputed, since they are functions of the
   parameters) and evaluated against :math:`u^*(\cdot; \mu)`. This asks whether the *set* stays
   good when the boundary conditions move. Labels of a labelled set hold only for the
-  parameters they were made for, so at a shifted value they are dropped or remade explicitly
-  (``labels=``).
+  parameters they were made for, so at a shifted value they are dropped or remade by a named,
+  charged *label source* (``labels=``, :class:`LabelSource`):
+
+  - ``"none"`` (alias ``"drop"``): labels dropped; nothing charged;
+  - ``"once"`` (:func:`once`): one teacher over the whole family, made once (e.g.
+    :class:`pinndd.parametric.ParametricTeacher`); its cost is spread evenly over the shift
+    values the run scores, ``cost / K`` charged to each of the ``K`` values;
+  - ``"per_shift"`` (alias ``"relabel"``): a new dense teacher at every shift value; the full
+    cost of that value's teacher is charged to that value (never shared, even where a cache
+    made it free). A diagnostic: it needs one dense training or more per value, so it never
+    belongs in a headline;
+  - ``"reference"``: the shifted reference as labels (an oracle, experiments only; charged 0).
+
+  Every row carries ``label_source`` and ``label_seconds`` (the seconds charged to that value for
+  its labels; the same in every seed's row at that value, since the seeds share the labels).
+
+Sets made for a family of shifts (``task_aware``, ``task_exchange``, family kits) record the
+values they were made on (metadata ``"made_on"``, read by :func:`made_on`). Scoring such a set
+at one of those values would reward it for what it was tuned on: :func:`retrain_ood` refuses,
+unless ``allow_made_on=True``, and every row says ``held_out: True/False``. Evaluate them at the
+family's held-out values (:meth:`pinndd.problem.ShiftFamily.held_out_values`), the default for
+such sets.
 
 Summaries, for rows grouped by method (and PDE, budget, parameter), with :math:`\bar e(\mu)` the
 mean error over seeds at shift :math:`\mu`:
@@ -33,7 +53,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,8 +69,14 @@ from .training import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
-#: ``labels=`` choices for labelled sets at shifted parameters (besides a teacher factory).
-LABEL_MODES = ("drop", "relabel", "reference")
+#: Named sources of labels at shifted parameters (``labels=`` of :func:`retrain_ood`).
+LABEL_SOURCES = ("none", "once", "per_shift", "reference")
+#: Older names, still accepted.
+LABEL_ALIASES = {"drop": "none", "relabel": "per_shift"}
+#: Sources for diagnostics only, never a headline: a dense teacher at every value, the oracle.
+DIAGNOSTIC_SOURCES = ("per_shift", "reference")
+#: Every accepted ``labels=`` string.
+LABEL_MODES = (*LABEL_SOURCES, *LABEL_ALIASES)
 #: Row keys that identify a group in the summaries (those present in the rows are used).
 GROUP_KEYS = ("pde", "method", "budget", "param")
 
@@ -182,39 +208,99 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     )
 
 
-def shifted_pointset(pointset: PointSet, shifted: Problem, labels: str | TeacherFactory = "drop",
-                     keep_valid_labels: bool = True) -> tuple[PointSet, str]:
-    """The point set to train ``shifted`` on, and what happened to its labels.
+@dataclass(frozen=True)
+class LabelSource:
+    """Where a labelled set's labels come from at shifted parameters, and what they cost.
 
-    Coordinates and weights are kept. An unlabelled set is returned as is (``"none"``). A
-    labelled set whose labels were made for exactly ``shifted.params`` keeps them when
-    ``keep_valid_labels`` (``"kept"``); otherwise ``labels`` decides:
-
-    - ``"drop"``: train on physics and conditions only (``"dropped"``);
-    - ``"relabel"``: a teacher of the kind that made the labels, for the shifted parameters
-      (:func:`teacher_like`);
-    - ``"reference"``: the shifted reference (an oracle, for experiments);
-    - a callable ``shifted_problem -> Teacher`` (e.g. a
-      :class:`pinndd.parametric.ParametricTeacher`).
-
-    Relabelled sets keep the original data-term weight; the outcome reads
-    ``"relabelled:<teacher source>"``.
+    Parameters
+    ----------
+    kind:
+        One of :data:`LABEL_SOURCES` (module docstring).
+    factory:
+        ``shifted_problem -> Teacher``: for ``"once"`` the family's one teacher (required);
+        for ``"per_shift"`` a maker of a new teacher per value (default: a teacher of the kind
+        that labelled the set, :func:`teacher_like`); unused otherwise.
+    cost_seconds:
+        ``"once"`` only: the one teacher's cost, spread over the values a run scores.
     """
-    if not (callable(labels) or labels in LABEL_MODES):
-        raise PinnddError(f"labels must be one of {LABEL_MODES} or a callable shifted_problem -> Teacher; got {labels!r}")
+
+    kind: str
+    factory: TeacherFactory | None = None
+    cost_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in LABEL_SOURCES:
+            raise PinnddError(f"label source must be one of {LABEL_SOURCES}; got {self.kind!r}")
+        if self.factory is not None and not callable(self.factory):
+            raise PinnddError(f"a label source's factory must be callable shifted_problem -> Teacher; "
+                              f"got {type(self.factory).__name__}")
+        if self.kind == "once" and self.factory is None:
+            raise PinnddError("label source 'once' needs the family's teacher: pass ood.once(teacher, cost_seconds) "
+                              "(e.g. train_parametric(...).teacher())")
+        if not (np.isfinite(self.cost_seconds) and self.cost_seconds >= 0):
+            raise PinnddError(f"cost_seconds must be finite and >= 0; got {self.cost_seconds}")
+
+    @property
+    def diagnostic(self) -> bool:
+        """``True`` for sources that never belong in a headline (:data:`DIAGNOSTIC_SOURCES`)."""
+        return self.kind in DIAGNOSTIC_SOURCES
+
+
+def once(teacher: TeacherFactory, cost_seconds: float | None = None) -> LabelSource:
+    """The label source ``"once"``: one teacher over the whole family (``shifted_problem ->
+    Teacher``, e.g. :class:`pinndd.parametric.ParametricTeacher`), made once at a cost of
+    ``cost_seconds`` (default: the teacher's own ``cost_seconds``)."""
+    cost = getattr(teacher, "cost_seconds", None) if cost_seconds is None else cost_seconds
+    if cost is None:
+        raise PinnddError("ood.once: the teacher has no cost_seconds; pass cost_seconds= (what making it cost)")
+    return LabelSource("once", teacher, float(cost))
+
+
+def per_shift(factory: TeacherFactory | None = None) -> LabelSource:
+    """The label source ``"per_shift"``: a new teacher at every shift value (``factory``, default
+    :func:`teacher_like`), each charged in full to its value. A diagnostic."""
+    return LabelSource("per_shift", factory)
+
+
+def label_source(labels: str | LabelSource | TeacherFactory) -> LabelSource:
+    """``labels`` as a :class:`LabelSource`: a name of :data:`LABEL_SOURCES` or an alias of
+    :data:`LABEL_ALIASES`; a source as is; a callable ``shifted_problem -> Teacher`` with a
+    ``cost_seconds`` attribute (a teacher made once for the family, such as
+    :class:`pinndd.parametric.ParametricTeacher`) is ``"once"``, any other callable
+    ``"per_shift"`` (each teacher it returns is charged in full to its value)."""
+    if isinstance(labels, LabelSource):
+        return labels
+    if isinstance(labels, str):
+        kind = LABEL_ALIASES.get(labels, labels)
+        if kind == "once":
+            raise PinnddError("labels='once' needs the family's teacher: pass labels=ood.once(teacher) "
+                              "(e.g. train_parametric(...).teacher())")
+        if kind in LABEL_SOURCES:
+            return LabelSource(kind)
+    elif callable(labels):
+        return once(labels) if getattr(labels, "cost_seconds", None) is not None else per_shift(labels)
+    raise PinnddError(f"labels must be one of {LABEL_MODES}, an ood.LabelSource or a callable "
+                      f"shifted_problem -> Teacher; got {labels!r}")
+
+
+def shifted_labels(pointset: PointSet, shifted: Problem, labels: str | LabelSource | TeacherFactory = "none",
+                   keep_valid_labels: bool = True) -> tuple[PointSet, str, Teacher | None]:
+    """:func:`shifted_pointset` and the teacher that made the new labels (``None`` where no
+    teacher labelled the set for ``shifted``)."""
+    source = label_source(labels)
     if not pointset.labelled:
-        return pointset, "none"
+        return pointset, "none", None
     made_for = pointset.metadata.get("labels_params")
     if keep_valid_labels and made_for is not None and dict(made_for) == dict(shifted.params):
-        return pointset, "kept"
-    if labels == "drop":
-        return pointset.without_labels(), "dropped"
-    if labels == "relabel":
-        teacher = teacher_like(shifted, pointset)
-    elif labels == "reference":
+        return pointset, "kept", None
+    if source.kind == "none":
+        return pointset.without_labels(), "dropped", None
+    if source.kind == "reference":
         teacher = reference_teacher(shifted)
+    elif source.factory is None:  # per_shift, rebuilt from the set's own teacher settings
+        teacher = teacher_like(shifted, pointset)
     else:
-        teacher = labels(shifted)
+        teacher = source.factory(shifted)
         if not isinstance(teacher, Teacher):
             raise PinnddError(f"the labels factory must return a pinndd.teacher.Teacher; got {type(teacher).__name__}")
     if dict(teacher.params) != dict(shifted.params):
@@ -222,7 +308,106 @@ def shifted_pointset(pointset: PointSet, shifted: Problem, labels: str | Teacher
             f"the teacher was made for parameters {dict(teacher.params)}, not the shifted {dict(shifted.params)}; "
             "the labels factory must return a teacher for the problem it is given"
         )
-    return label(pointset.without_labels(), teacher, pointset.target_weight), f"relabelled:{teacher.source}"
+    return label(pointset.without_labels(), teacher, pointset.target_weight), f"relabelled:{teacher.source}", teacher
+
+
+def shifted_pointset(pointset: PointSet, shifted: Problem, labels: str | LabelSource | TeacherFactory = "none",
+                     keep_valid_labels: bool = True) -> tuple[PointSet, str]:
+    """The point set to train ``shifted`` on, and what happened to its labels.
+
+    Coordinates and weights are kept. An unlabelled set is returned as is (``"none"``). A
+    labelled set whose labels were made for exactly ``shifted.params`` keeps them when
+    ``keep_valid_labels`` (``"kept"``); otherwise the label source ``labels``
+    (:func:`label_source`) decides:
+
+    - ``"none"`` (``"drop"``): train on physics and conditions only (``"dropped"``);
+    - ``"per_shift"`` (``"relabel"``): a teacher of the kind that made the labels, for the
+      shifted parameters (:func:`teacher_like`), or the source's own factory;
+    - ``"reference"``: the shifted reference (an oracle, for experiments);
+    - ``"once"`` or a callable ``shifted_problem -> Teacher`` (e.g. a
+      :class:`pinndd.parametric.ParametricTeacher`).
+
+    Relabelled sets keep the original data-term weight; the outcome reads
+    ``"relabelled:<teacher source>"``.
+    """
+    ps, outcome, _ = shifted_labels(pointset, shifted, labels, keep_valid_labels)
+    return ps, outcome
+
+
+def label_seconds(source: LabelSource, outcome: str, teacher: Teacher | None, n_values: int) -> float:
+    """Seconds charged to one shift value for its labels (module docstring): ``"once"``: the
+    one teacher's cost over the ``n_values`` values of the run, at every value of a labelled
+    set (the teacher was made for the run whether or not a value kept the set's own labels);
+    ``"per_shift"``: the full cost of the teacher made for this value; else 0."""
+    if outcome == "none":  # an unlabelled set uses no labels
+        return 0.0
+    if source.kind == "once":
+        return source.cost_seconds / max(1, int(n_values))
+    if source.kind == "per_shift" and teacher is not None:
+        return float(teacher.cost_seconds)
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Values a set was made on
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MadeOn:
+    """The shift values a set was made on: ``values`` of parameter ``param``, and for a method
+    that drew values from a continuous range, ``value_range`` (every value in it counts)."""
+
+    param: str
+    values: tuple[float, ...] = ()
+    value_range: tuple[float, float] | None = None
+
+    def contains(self, value: float) -> bool:
+        v = float(value)
+        if self.value_range is not None and self.value_range[0] <= v <= self.value_range[1]:
+            return True
+        return any(abs(v - m) <= 1e-12 + 1e-9 * abs(m) for m in self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"param": self.param, "values": [float(v) for v in self.values]}
+        if self.value_range is not None:
+            out["range"] = [float(v) for v in self.value_range]
+        return out
+
+
+def made_on(metadata: Mapping[str, Any]) -> MadeOn | None:
+    """The values a set was made on, from its metadata ``"made_on"``, or ``None``.
+
+    Two shapes are read: ``{"param": p, "values": [...], "range": [lo, hi]}`` (task-aware
+    methods; ``range`` only where values were drawn from a continuum) and a plain list of values
+    with the parameter under ``metadata["param"]`` (family kits, :mod:`pinndd.methods.family_kit`).
+    """
+    raw = metadata.get("made_on")
+    if raw is None:
+        return None
+    if isinstance(raw, Mapping):
+        param, values, rng = raw.get("param"), raw.get("values", []), raw.get("range")
+    else:
+        param, values, rng = metadata.get("param"), raw, None
+    if not isinstance(param, str) or isinstance(values, str | bytes):
+        raise PinnddError(f"the set's metadata 'made_on' is malformed ({raw!r}); expected "
+                          "{'param': name, 'values': [...]} or a list of values with metadata 'param'")
+    try:
+        vals = tuple(float(v) for v in values)
+        span = None if rng is None else (float(rng[0]), float(rng[1]))
+    except (TypeError, ValueError, IndexError):
+        raise PinnddError(f"the set's metadata 'made_on' holds non-numeric values ({raw!r})") from None
+    return MadeOn(param, vals, span)
+
+
+def is_made_on(made: MadeOn | None, problem: Problem, param: str, value: float) -> bool:
+    """Whether ``problem`` with ``param = value`` is a problem the set was made on: a made-on
+    value of the same parameter, or, for another parameter, its nominal value (the shifted
+    problem is then the nominal one, itself a made-on problem when the set's values include the
+    nominal value of their parameter)."""
+    if made is None:
+        return False
+    if param == made.param:
+        return made.contains(value)
+    return float(value) == float(problem.params[param]) and made.contains(problem.params.get(made.param, np.nan))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,9 +431,10 @@ def retrain_ood(
     values: Iterable | None = None,
     config: TrainConfig | None = None,
     seeds: Sequence[int] = (0, 1, 2),
-    labels: str | TeacherFactory = "drop",
+    labels: str | LabelSource | TeacherFactory = "none",
     *,
     keep_valid_labels: bool = True,
+    allow_made_on: bool = False,
     held_out: np.ndarray | None = None,
     method: str | None = None,
     ensemble: bool | None = None,
@@ -257,11 +443,14 @@ def retrain_ood(
     r"""Retrain fresh PINNs on ``pointset`` at every shift value of ``family``; one row per
     (value, seed).
 
-    For each shift :math:`\mu` (default ``family.values(3, 2)``): the shifted problem
-    ``problem.with_params(param=mu)``; the set's coordinates and weights (labels handled by
-    :func:`shifted_pointset`); one PINN per seed (``config`` with ``seed``; all seeds at once
-    with :func:`pinndd.ensemble.train_ensemble` unless ``config.hard`` or ``ensemble=False``,
-    same results as separate runs); errors against the shifted reference.
+    For each shift :math:`\mu` (default ``family.values(3, 2)``; for a set that records the
+    values it was made on, the family's held-out values instead,
+    :meth:`~pinndd.problem.ShiftFamily.held_out_values`, less any it was made on): the shifted
+    problem ``problem.with_params(param=mu)``; the set's coordinates and weights (labels from the
+    label source, :func:`shifted_pointset`, charged to the value, :func:`label_seconds`); one
+    PINN per seed (``config`` with ``seed``; all seeds at once with
+    :func:`pinndd.ensemble.train_ensemble` unless ``config.hard`` or ``ensemble=False``, same
+    results as separate runs); errors against the shifted reference.
 
     Parameters
     ----------
@@ -276,7 +465,12 @@ def retrain_ood(
     config, seeds:
         Training settings (default :class:`TrainConfig`) and network seeds.
     labels, keep_valid_labels:
-        What to do with a labelled set's labels (see :func:`shifted_pointset`).
+        The label source for a labelled set's labels at shifted values (``"none"``, ``"once"``
+        via :func:`once`, ``"per_shift"``, ``"reference"``, or a teacher factory; see
+        :func:`label_source` and :func:`shifted_pointset`).
+    allow_made_on:
+        Score a set also at values it was made on (:func:`made_on`), marking those rows
+        ``held_out: False``; by default such values raise :class:`~pinndd.errors.PinnddError`.
     held_out:
         Points for ``residual_mse``; default 4096 uniform interior points
         (:func:`held_out_points`).
@@ -291,10 +485,28 @@ def retrain_ood(
     -------
     list of dict
         Rows with ``pde, method, budget, set_seed, param, value, in_distribution, nominal,
-        seed, labels, l2re, l1re, max_abs, residual_mse, train_seconds, n_points``.
+        held_out, seed, labels, label_source, label_seconds, label_diagnostic, l2re, l1re,
+        max_abs, residual_mse, train_seconds, n_points``. ``labels`` says what happened to the
+        labels at that value (``none``, ``kept``, ``dropped``, ``relabelled:<teacher>``);
+        ``label_source`` where they came from (``none`` for an unlabelled or dropped set,
+        ``own`` where the set's own labels were kept, else the source's name).
     """
     fam = resolve_family(problem, family)
+    source = label_source(labels)
+    made = made_on(pointset.metadata)
+    if values is None and made is not None:
+        values = [v for v in fam.held_out_values(nominal=problem.params[fam.param])
+                  if not is_made_on(made, problem, fam.param, v)]
+        log.info("%s: the set records made-on values; scoring at the family's held-out values %s", problem.name, values)
     pairs = shift_values(fam, values)
+    clash = [v for v, _ in pairs if is_made_on(made, problem, fam.param, v)]
+    if clash and not allow_made_on:
+        raise PinnddError(
+            f"the set was made on {fam.param} = {', '.join(f'{v:g}' for v in clash)} (its metadata 'made_on': "
+            f"{made.to_dict()}); scoring it there rewards what it was tuned on. Score it at held-out values "
+            f"(e.g. problem.shift({fam.param!r}).held_out_values(nominal=...), the default), or pass "
+            "allow_made_on=True to score those values anyway, marked held_out=False"
+        )
     config = TrainConfig() if config is None else config
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -310,7 +522,9 @@ def retrain_ood(
     bar = tqdm(pairs, desc=f"ood {problem.name} {name} {fam.param}", disable=not _show(progress), leave=False)
     for v, ind in bar:
         shifted = problem.with_params(**{fam.param: v})
-        ps, outcome = shifted_pointset(pointset, shifted, labels, keep_valid_labels)
+        ps, outcome, teacher = shifted_labels(pointset, shifted, source, keep_valid_labels)
+        charged = label_seconds(source, outcome, teacher, len(pairs))
+        used = {"none": "none", "dropped": "none", "kept": "own"}.get(outcome, source.kind)
         t0 = time.perf_counter()
         results = _train_seeds(shifted, ps, config, seeds, ensemble)
         log.info("ood %s %s %s=%g: %d seeds in %.1f s", problem.name, name, fam.param, v, len(seeds), time.perf_counter() - t0)
@@ -318,7 +532,9 @@ def retrain_ood(
             rows.append({
                 "pde": problem.name, "method": name, "budget": budget, "set_seed": meta.get("seed"),
                 "param": fam.param, "value": v, "in_distribution": ind,
-                "nominal": v == problem.nominal.get(fam.param), "seed": seed, "labels": outcome,
+                "nominal": v == problem.nominal.get(fam.param),
+                "held_out": not is_made_on(made, problem, fam.param, v), "seed": seed, "labels": outcome,
+                "label_source": used, "label_seconds": charged, "label_diagnostic": used in DIAGNOSTIC_SOURCES,
                 **evaluate(shifted, res.model), "residual_mse": residual_mse(shifted, res.model, held_out),
                 "train_seconds": res.wall_time, "n_points": len(ps),
             })
@@ -425,7 +641,8 @@ def error_curves(rows: Sequence[Mapping[str, Any]], metric: str = "l2re",
 
 
 __all__ = [
-    "LABEL_MODES", "error_curves", "evaluate_shifts", "held_out_points", "ood_id_ratio", "ratio_to_dense",
-    "resolve_family", "retrain_ood", "shift_values", "shifted_pointset", "shifts_conditions", "teacher_like",
-    "worst_ratio_to_dense",
+    "DIAGNOSTIC_SOURCES", "LABEL_ALIASES", "LABEL_MODES", "LABEL_SOURCES", "LabelSource", "MadeOn", "error_curves",
+    "evaluate_shifts", "held_out_points", "is_made_on", "label_seconds", "label_source", "made_on", "once",
+    "ood_id_ratio", "per_shift", "ratio_to_dense", "resolve_family", "retrain_ood", "shift_values", "shifted_labels",
+    "shifted_pointset", "shifts_conditions", "teacher_like", "worst_ratio_to_dense",
 ]

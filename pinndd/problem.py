@@ -232,6 +232,67 @@ class ShiftFamily:
     def is_in_distribution(self, value: float) -> bool:
         return self.in_range[0] <= value <= self.in_range[1]
 
+    def train_values(self, n_in: int = 3, n_out: int = 1, nominal: float | None = None) -> tuple[float, ...]:
+        r"""The values a task-aware method may train (or judge) on, sorted.
+
+        With the in-distribution range :math:`I = [a, b]` and the out-of-distribution range
+        :math:`O = [c, d]`:
+
+        - ``n_in`` values evenly spread over :math:`I`, its two ends included
+          (``n_in = 1``: the middle);
+        - on each side where :math:`O` extends beyond :math:`I`, ``n_out`` values evenly spread
+          *strictly inside* that side: :math:`a - k (a - c) / (n_	ext{out} + 1)`,
+          :math:`k = 1..n_	ext{out}` (and the same towards :math:`d`);
+        - ``nominal``, when given (every set is made at the nominal problem, so a method that
+          serves the family has always seen it).
+
+        Why this grid: the in-distribution range is what a method is told to serve, so its ends
+        belong to the training grid; the two ends of :math:`O` never do, so the farthest shifts
+        the problem declares stay for evaluation (:meth:`held_out_values`), and every held-out
+        value stays inside the range the problem vouches for (no extrapolation of the reference
+        beyond :math:`O`). Values are rounded to 12 decimals so that the same call gives the same
+        floats everywhere (they are compared across files).
+        """
+        if n_in < 1 or n_out < 0:
+            raise PinnddError(f"shift family {self.param!r}: train_values needs n_in >= 1 and n_out >= 0; "
+                              f"got n_in={n_in}, n_out={n_out}")
+        (a, b), (c, d) = self.in_range, self.out_range
+        vals = list(np.linspace(a, b, n_in)) if n_in > 1 else [(a + b) / 2]
+        vals += [a - k * (a - c) / (n_out + 1) for k in range(1, n_out + 1) if c < a]
+        vals += [b + k * (d - b) / (n_out + 1) for k in range(1, n_out + 1) if d > b]
+        if nominal is not None:
+            vals.append(float(nominal))
+        return _distinct(vals)
+
+    def held_out_values(self, n_in: int = 3, n_out: int = 1, nominal: float | None = None,
+                        per_gap: int = 1) -> tuple[float, ...]:
+        """Values for evaluation that :meth:`train_values` (same ``n_in, n_out, nominal``) never
+        gives, sorted: ``per_gap`` values evenly spread strictly inside every gap between two
+        consecutive train values, and the two ends of the out-of-distribution range where they
+        lie beyond every train value. So they probe a task-aware method between the values it
+        was made on (in and out of distribution) and beyond them, and are disjoint from the
+        train values by construction (Burgers ``a``, in [0.8, 1.2], out [0.5, 1.5]: train 0.65,
+        0.8, 1.0, 1.2, 1.35; held out 0.5, 0.725, 0.9, 1.1, 1.275, 1.5).
+        """
+        if per_gap < 1:
+            raise PinnddError(f"shift family {self.param!r}: per_gap must be >= 1; got {per_gap}")
+        train = self.train_values(n_in, n_out, nominal)
+        vals = [lo + (hi - lo) * k / (per_gap + 1) for lo, hi in zip(train[:-1], train[1:], strict=True)
+                for k in range(1, per_gap + 1)]
+        (c, d) = self.out_range
+        vals += [e for e in (c, d) if e < train[0] or e > train[-1]]
+        out = _distinct(vals)
+        clash = [v for v in out if any(math.isclose(v, t, rel_tol=1e-9, abs_tol=1e-12) for t in train)]
+        if clash:  # only a degenerate family (a zero-length range) gets here
+            raise PinnddError(f"shift family {self.param!r}: held-out values {clash} coincide with train values; "
+                              "widen its ranges")
+        return out
+
+
+def _distinct(values) -> tuple[float, ...]:
+    """``values`` rounded to 12 decimals, sorted, without repeats."""
+    return tuple(sorted({round(float(v), 12) + 0.0 for v in values}))
+
 
 #: ``reference(points (n, d) float64 numpy, params) -> values (n,)``.
 ReferenceFn = Callable[[np.ndarray, Params], np.ndarray]
