@@ -9,11 +9,12 @@ declared family that moves a condition) and the finite task
 
 .. math::
 
-    M = \text{shift\_values}(F, n_\text{in}, n_\text{out}, \text{nominal})
+    M = F.\text{train\_values}(n_\text{in}, n_\text{out}, \text{nominal})
       = \{\mu_1, \dots, \mu_K\}
 
-(``n_in`` values spread over the in-distribution range, ``n_out`` on each out-of-distribution
-side, and the nominal value; :func:`pinndd.ood.shift_values`), the distiller minimises
+(the family's declared train values: ``n_in`` values spread over the in-distribution range,
+ends included, ``n_out`` strictly inside each out-of-distribution side, and the nominal value;
+:meth:`pinndd.problem.ShiftFamily.train_values`), the distiller minimises
 
 .. math::
 
@@ -30,18 +31,23 @@ the values are visited in a seeded random order, each once per ``K`` rounds (so
 value at a time, a stochastic estimate of the sum above.
 
 The output is labelled by the nominal teacher (a set made at the nominal conditions, like every
-other method); at a shifted value evaluate it with :func:`pinndd.ood.retrain_ood` and
-``labels="relabel"``, which rebuilds the same teachers. The metadata records the task
-(``"task"``: parameter, nominal, ranges, the values ``M`` and the value each round served).
+other method). The metadata records the task (``"task"``: parameter, nominal, ranges, the values
+``M`` and the value each round served) and the values it was made on (``"made_on"``:
+``{"param": ..., "values": M}``), so :func:`pinndd.ood.retrain_ood` scores it only at values
+outside ``M`` (by default the family's held-out values,
+:meth:`~pinndd.problem.ShiftFamily.held_out_values`, disjoint from ``M``). Its labels there come
+from a named label source: ``labels="per_shift"`` rebuilds a dense teacher per value (a
+diagnostic, each teacher charged in full to its value), ``ood.once(...)`` a family teacher.
 
 Cost: ``K`` teachers (each ``teacher_scale`` times the protocol's steps; ``teacher_seconds`` is
-their sum) plus ``2 * outer_steps`` short student trainings. The evaluator retraining at the
-same values needs the same teachers, so in one process they are paid for once (across
-processes with ``$PINNDD_TEACHER_CACHE``).
+their sum) plus ``2 * outer_steps`` short student trainings. Labels at the held-out values it
+is scored on cost extra and are charged to those values by the evaluator's label source.
 
-Measured (experiments/RESULTS.md §7d, §7e; Burgers, amplitude 0.5-1.5, 256 points): with
-``teacher_candidates=3`` the set is 0.17-0.49x the dense set's error at every value; with one
-teacher per value a single failed teacher run (one in five, measured) made it 6.45x at that
+Measured (experiments/RESULTS.md §7d, §7e; Burgers, amplitude 0.5-1.5, 256 points), before
+train and held-out values were separated, so scored on the very values it was made on and
+relabelled by a 3x dense teacher per value (several dense trainings per value, not counted
+there): with ``teacher_candidates=3`` the set is 0.17-0.49x the dense set's error at every
+value; with one teacher per value a single failed teacher run (one in five, measured) made it 6.45x at that
 value, and with two 1.06x once. Where every value must be served, use three candidates (three
 times the teachers' cost); the default stays one.
 """
@@ -53,7 +59,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PinnddError
-from ..ood import shift_values
 from .base import register
 from .label_exchange import LabelExchange
 from .task_aware import resolve_task
@@ -69,8 +74,9 @@ class TaskExchange(LabelExchange):
     shift_family, allow_pde_shift:
         The family, as for ``task_aware``.
     n_in, n_out:
-        The served values: ``n_in`` in distribution and ``n_out`` on each out-of-distribution
-        side, plus the nominal value.
+        The served values, the family's ``train_values(n_in, n_out, nominal)``: ``n_in`` in
+        distribution and ``n_out`` strictly inside each out-of-distribution side, plus the
+        nominal value.
     """
 
     name = "task_exchange"
@@ -92,7 +98,14 @@ class TaskExchange(LabelExchange):
         if plan.family is None:
             return None, []
         fam = plan.family
-        return fam.param, shift_values(fam, n_in=self.n_in, n_out=self.n_out, nominal=problem.params[fam.param])
+        values = fam.train_values(self.n_in, self.n_out, nominal=problem.params[fam.param])
+        return fam.param, [(v, fam.is_in_distribution(v)) for v in values]
+
+    def made_on(self, problem) -> dict | None:
+        """``{"param": ..., "values": [...]}``: the shift values a set for ``problem`` is made on
+        (the metadata's ``"made_on"``), ``None`` for a problem without a family."""
+        param, values = self.task_values(problem)
+        return None if param is None else {"param": param, "values": [v for v, _ in values]}
 
     def tasks(self, problem) -> list:
         param, values = self.task_values(problem)
@@ -112,7 +125,8 @@ class TaskExchange(LabelExchange):
         if param is not None:
             fam = problem.shift(param)
             task.update(nominal=float(problem.params[param]), in_range=list(fam.in_range), out_range=list(fam.out_range))
-        return out, {**meta, "task": task}
+        made = self.made_on(problem)
+        return out, {**meta, "task": task, **({"made_on": made} if made is not None else {})}
 
 
 __all__ = ["TaskExchange"]
