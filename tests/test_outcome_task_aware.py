@@ -160,7 +160,7 @@ def test_shift_draws_mix_in_and_out_of_distribution(burgers):
     assert all(ind for s in range(20) for _, ind in draw_shifts(fam, 3, 0.0, step_generator(5, s)))
     assert not any(ind for s in range(20) for _, ind in draw_shifts(fam, 2, 1.0, step_generator(5, s)))
     # the distiller's draws are those of the step's generator (so resume is exact)
-    d = distiller("task_aware", outer_steps=0, shift_family="a", n_shifts=3, ood_fraction=0.4)
+    d = distiller("task_aware", outer_steps=0, shift_family="a", n_shifts=3, ood_fraction=0.4, train_on="range")
     run = d.run(burgers, counts(burgers), 0)
     assert d.draws(run.context, step_generator(0, 3)) == draw_shifts(fam, 3, 0.4, step_generator(0, 3))
 
