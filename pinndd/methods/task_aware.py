@@ -32,8 +32,18 @@ where
 Each outer step estimates the expectation by ``n_shifts`` draws of ``mu`` and ``students``
 fresh initialisations per draw (all from the step's generator, so a resumed run is the
 uninterrupted one). Of the ``n_shifts`` draws, ``floor(f n) + Bernoulli(frac(f n))`` are out
-of distribution (``f = ood_fraction``): uniform over ``O \ I`` (both sides, by length); the
-rest uniform over ``I``.
+of distribution (``f = ood_fraction``), the rest in distribution. Where they come from
+(``train_on``):
+
+- ``"grid"`` (default): the family's declared train values
+  (:meth:`pinndd.problem.ShiftFamily.train_values` with ``n_in``, ``n_out`` and the nominal
+  value), uniformly among those out of distribution, resp. in distribution. The family's
+  held-out values (:meth:`~pinndd.problem.ShiftFamily.held_out_values`, disjoint from them) stay
+  for evaluation; the metadata records ``"made_on": {"param": ..., "values": [...]}``;
+- ``"range"``: uniform over ``O \ I`` (both sides, by length), resp. over ``I``. Every value of
+  ``O`` is then one the set may have been made on: the metadata records
+  ``"made_on": {"param": ..., "values": [], "range": [c, d]}`` and
+  :func:`pinndd.ood.retrain_ood` refuses to score it anywhere in ``O`` unless told to.
 
 Choosing the family
 -------------------
@@ -47,7 +57,8 @@ conditions, and silently training on coefficient shifts would answer a different
 
 The point set's metadata records the task under ``"task"``: the parameter, its nominal value,
 in- and out-of-distribution ranges, the conditions the family moves, ``ood_fraction``,
-``n_shifts`` and whether the reference was used. Evaluate with :func:`pinndd.ood.retrain_ood`.
+``n_shifts``, ``train_on`` and whether the reference was used; and the values it was made on
+under ``"made_on"``. Evaluate with :func:`pinndd.ood.retrain_ood` (at held-out values).
 
 The caveats of :mod:`pinndd.methods.outcome` apply: the dense physics loss after a short unroll
 is a proxy that, at small budgets, need not predict the reference error (DESIGN.md); the
@@ -59,6 +70,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +88,8 @@ from .synthetic import SyntheticSet
 log = logging.getLogger(__name__)
 
 SHIFT_KINDS = ("conditions", "pde", "none")
+#: Where the shift draws come from: the family's train values, or its whole ranges.
+TRAIN_ON = ("grid", "range")
 
 
 @dataclass(frozen=True)
@@ -115,14 +129,18 @@ def resolve_task(problem, family: str | None, allow_pde_shift: bool = False) -> 
     return TaskPlan(None, "none", ())
 
 
+def _n_ood(n: int, ood_fraction: float, rng: torch.Generator) -> int:
+    """``floor(f n) + Bernoulli(frac(f n))``, at most ``n``."""
+    whole = math.floor(ood_fraction * n)
+    return min(n, whole + (1 if uniform(rng) < ood_fraction * n - whole else 0))
+
+
 def draw_shifts(family: ShiftFamily, n: int, ood_fraction: float, rng: torch.Generator) -> list[tuple[float, bool]]:
     """``n`` draws ``(value, in_distribution)``: ``floor(f n) + Bernoulli(frac(f n))`` uniform
     over the out-of-distribution part ``O \\ I`` of the family (by length over both sides; the
     open side away from ``I``), the rest uniform over ``I``; in-distribution draws first."""
     (a, b), (c, d) = family.in_range, family.out_range
-    whole = math.floor(ood_fraction * n)
-    n_ood = whole + (1 if uniform(rng) < ood_fraction * n - whole else 0)
-    n_ood = min(n_ood, n)
+    n_ood = _n_ood(n, ood_fraction, rng)
     out = [(a + (b - a) * uniform(rng), True) for _ in range(n - n_ood)]
     left, right = a - c, d - b
     for _ in range(n_ood):
@@ -130,6 +148,21 @@ def draw_shifts(family: ShiftFamily, n: int, ood_fraction: float, rng: torch.Gen
         value = c + t if t < left else b + (left + right - t)  # [c, a) or (b, d]
         out.append((float(value), False))
     return out
+
+
+def draw_train_values(family: ShiftFamily, values: Sequence[float], n: int, ood_fraction: float,
+                      rng: torch.Generator) -> list[tuple[float, bool]]:
+    """``n`` draws ``(value, in_distribution)`` among ``values`` (a family's train values):
+    ``floor(f n) + Bernoulli(frac(f n))`` uniformly among those out of distribution, the rest
+    among those in distribution; in-distribution draws first."""
+    inside = [float(v) for v in values if family.is_in_distribution(v)]
+    outside = [float(v) for v in values if not family.is_in_distribution(v)]
+    n_ood = _n_ood(n, ood_fraction, rng)
+    if (n_ood and not outside) or (n - n_ood and not inside):
+        raise PinnddError(f"shift family {family.param!r}: no {'out-of' if n_ood and not outside else 'in'}-distribution "
+                          f"train values among {list(values)} to draw from")
+    pick = lambda pool: pool[min(len(pool) - 1, int(uniform(rng) * len(pool)))]  # noqa: E731
+    return [(pick(inside), True) for _ in range(n - n_ood)] + [(pick(outside), False) for _ in range(n_ood)]
 
 
 @register
@@ -152,6 +185,9 @@ class TaskAwareDistiller(_UnrollSettings):
         subset (needs a problem with a reference).
     allow_pde_shift:
         Accept an explicitly named family that moves no condition.
+    train_on, n_in, n_out:
+        ``"grid"``: draw among the family's ``train_values(n_in, n_out, nominal)``;
+        ``"range"``: draw from the whole ranges (module docstring).
     students, inner_steps, inner_lr, inner_optimizer, dense_batch, repulsion, repulsion_width:
         As for ``outcome`` (``students`` counts students *per shift*; default 1).
     """
@@ -164,11 +200,18 @@ class TaskAwareDistiller(_UnrollSettings):
     use_reference: bool = False
     reference_weight: float = 1.0
     allow_pde_shift: bool = False
+    train_on: str = "grid"
+    n_in: int = 3
+    n_out: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.n_shifts < 1:
             raise PinnddError(f"n_shifts must be >= 1; got {self.n_shifts}")
+        if self.train_on not in TRAIN_ON:
+            raise PinnddError(f"train_on must be one of {TRAIN_ON}; got {self.train_on!r}")
+        if self.n_in < 1 or self.n_out < 0:
+            raise PinnddError(f"need n_in >= 1 and n_out >= 0; got {self.n_in}, {self.n_out}")
         if not 0.0 <= self.ood_fraction <= 1.0:
             raise PinnddError(f"ood_fraction must lie in [0, 1]; got {self.ood_fraction}")
         if not self.reference_weight >= 0:
@@ -181,19 +224,40 @@ class TaskAwareDistiller(_UnrollSettings):
         if fam is not None and self.ood_fraction > 0 and fam.out_range == fam.in_range:
             raise PinnddError(f"shift family {fam.param!r} has no out-of-distribution range (out_range == in_range); "
                               "set ood_fraction=0")
+        if fam is not None and self.train_on == "grid" and self.ood_fraction > 0 and self.n_out == 0:
+            raise PinnddError("n_out=0 leaves no out-of-distribution train values; set ood_fraction=0, n_out >= 1 "
+                              "or train_on='range'")
         if self.use_reference and not problem.has_reference:
             raise PinnddError(f"use_reference=True, but problem {problem.name!r} has no reference solution")
         return plan
 
+    def train_values(self, problem) -> tuple[float, ...]:
+        """The family's train values this distiller draws among (``train_on="grid"``)."""
+        fam = self.plan(problem).family
+        return () if fam is None else fam.train_values(self.n_in, self.n_out, nominal=problem.params[fam.param])
+
+    def made_on(self, problem) -> dict[str, Any] | None:
+        """What a set for ``problem`` is made on (the metadata's ``"made_on"``; module docstring),
+        ``None`` without a family."""
+        fam = self.plan(problem).family
+        if fam is None:
+            return None
+        if self.train_on == "range":
+            return {"param": fam.param, "values": [], "range": [float(v) for v in fam.out_range]}
+        return {"param": fam.param, "values": list(self.train_values(problem))}
+
     def setup(self, ctx: DistillContext) -> None:
         ctx.constants["plan"] = self.plan(ctx.problem)
+        ctx.constants["train_values"] = self.train_values(ctx.problem)
 
     def draws(self, ctx: DistillContext, rng: torch.Generator) -> list[tuple[float, bool]]:
         """The ``(value, in_distribution)`` draws of one outer step (nominal only without a family)."""
         fam = ctx.constants["plan"].family
         if fam is None:
             return [(float("nan"), True)] * self.n_shifts
-        return draw_shifts(fam, self.n_shifts, self.ood_fraction, rng)
+        if self.train_on == "range":
+            return draw_shifts(fam, self.n_shifts, self.ood_fraction, rng)
+        return draw_train_values(fam, ctx.constants["train_values"], self.n_shifts, self.ood_fraction, rng)
 
     def objective(self, ctx: DistillContext, step: int, synthetic: SyntheticSet, rng: torch.Generator) -> torch.Tensor:
         plan: TaskPlan = ctx.constants["plan"]
@@ -222,11 +286,14 @@ class TaskAwareDistiller(_UnrollSettings):
         fam = plan.family
         task: dict[str, Any] = {"shift_kind": plan.shift_kind, "shifted_conditions": list(plan.moved),
                                 "n_shifts": self.n_shifts, "ood_fraction": self.ood_fraction,
-                                "use_reference": self.use_reference}
+                                "use_reference": self.use_reference, "train_on": self.train_on}
+        made: dict[str, Any] = {}
         if fam is not None:
             task.update(param=fam.param, nominal=float(ctx.problem.params[fam.param]),
                         in_range=list(fam.in_range), out_range=list(fam.out_range))
-        return {**super().extra_metadata(ctx), "task": task}
+            made = {"made_on": self.made_on(ctx.problem)}
+        return {**super().extra_metadata(ctx), "task": task, **made}
 
 
-__all__ = ["SHIFT_KINDS", "TaskAwareDistiller", "TaskPlan", "draw_shifts", "resolve_task"]
+__all__ = ["SHIFT_KINDS", "TRAIN_ON", "TaskAwareDistiller", "TaskPlan", "draw_shifts", "draw_train_values",
+           "resolve_task"]
