@@ -6,6 +6,7 @@ from scipy.stats import qmc
 
 import equations
 from pinndd import BudgetRule, PinnddError, methods
+from pinndd.cost import PARTS, Cost
 from pinndd.methods.sampling import KINDS, sample_unit
 
 METHODS = methods.names()
@@ -34,6 +35,26 @@ def test_every_method_on_every_pde(method, pde_name):
     assert {k: len(p) for k, (p, _) in ps.conditions.items()} == {k: v for k, v in counts.items() if k != "interior"}
     ps.validate(problem)  # inside the domain, on the right faces
     assert ps.metadata["method"] == method
+    m = methods.get(method)
+    check_cost_record(ps, m.family, getattr(m, "uses_experts", lambda: False)())
+
+
+#: Families whose sets are made with a teacher (labels or expert runs) and with a warm-up network.
+TEACHER_FAMILIES, WARMUP_FAMILIES = ("labelled", "label_distiller"), ("adaptive", "family")
+
+
+def check_cost_record(ps, family: str, experts: bool = False) -> None:
+    """The set's typed cost record: present, parts add up, charged where the method spends."""
+    cost = Cost.of(ps.metadata)  # refuses a record whose total is not the sum of its parts
+    assert "cost" in ps.metadata and cost.training == 0.0
+    assert cost.total == pytest.approx(sum(ps.metadata["cost"][p] for p in PARTS), rel=1e-12)
+    # at least the make() call's wall time: cached work is charged in full, nothing is dropped
+    assert cost.total >= ps.metadata["cost_seconds"] * (1 - 1e-6) - 1e-3
+    if family in TEACHER_FAMILIES or experts:
+        assert cost.teacher > 0
+    else:
+        assert cost.teacher == 0
+    assert (cost.warmup > 0) == (family in WARMUP_FAMILIES or "warmup" in ps.metadata)
 
 
 @pytest.mark.parametrize("kind", KINDS)

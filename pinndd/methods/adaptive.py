@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cost import charge
 from ..errors import PinnddError
 from ..pointset import PointSet
 from ..training import TrainConfig, train
@@ -199,6 +200,7 @@ class RARD(_Adaptive):
                 res = train(problem, ps, cfg, model=warm.model)
                 residuals = residual_abs(problem, res.model, warm.pool)
                 extra_seconds += time.perf_counter() - t0
+                charge("warmup", time.perf_counter() - t0)
             if self.greedy:
                 idx = greedy_indices(residuals, part, exclude=taken)
             else:

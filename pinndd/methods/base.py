@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import __version__
+from ..cost import measure
 from ..budget import DEFAULT_RULE, BudgetRule, as_integer, check_budget
 from ..errors import PinnddError
 from ..pointset import PointSet
@@ -42,7 +43,9 @@ class PointSetMethod(ABC):
         check_problem(problem)
         counts = rule.split(problem, budget)
         t0 = time.perf_counter()
-        ps, extra = self._make(problem, counts, int(seed))
+        with measure() as spent:
+            ps, extra = self._make(problem, counts, int(seed))
+        wall = time.perf_counter() - t0
         meta = {
             "problem": problem.name,
             "params": dict(problem.params),
@@ -52,9 +55,10 @@ class PointSetMethod(ABC):
             "budget": int(budget),
             "seed": int(seed),
             "rule": asdict(rule),
-            "cost_seconds": time.perf_counter() - t0,
+            "cost_seconds": wall,
             "pinndd_version": __version__,
             **extra,
+            "cost": spent.cost.to_dict(),
         }
         out = PointSet(ps.interior, ps.interior_weights, ps.conditions, ps.targets, ps.target_weight, {**ps.metadata, **meta})
         return out.validate(problem)

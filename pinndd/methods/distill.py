@@ -51,6 +51,7 @@ import torch
 
 from .. import derivatives
 from ..budget import DEFAULT_RULE
+from ..cost import charge
 from ..errors import Interrupted, PinnddError
 from ..experts import ExpertSet, make_student, param_layout, train_experts
 from ..losses import TensorPoints
@@ -386,6 +387,7 @@ class Distiller(Checkpointed, PointSetMethod):
         dt = resolve_dtype(self.dtype)
         n_exp = self.n_experts if self.uses_experts() else 0
         hit = True
+        t_call = time.perf_counter()
         key = json.dumps([problem.name, sorted(problem.params.items()), self.dense, n_exp, self.expert_steps,
                           self.expert_every, self.expert_lr, self.expert_seed, self.width, self.depth, self.activation,
                           self.dtype, str(device), self.engine], sort_keys=True)
@@ -401,6 +403,8 @@ class Distiller(Checkpointed, PointSetMethod):
                                         self.expert_seed, self.engine, show_progress(self.progress))
             _CACHE[key] = (dense, experts, time.perf_counter() - t0)
         dense, experts, cost = _CACHE[key]
+        if experts is not None:  # the expert runs are dense trainings the set learns from: charged in full
+            charge("teacher", cost, spent=time.perf_counter() - t_call, key=key)
         model = make_student(problem, self.width, self.depth, self.activation, self.dtype, str(device))
         for p in model.parameters():
             p.requires_grad_(False)

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from .. import protocols
 from ..budget import DEFAULT_RULE
+from ..cost import charge
 from ..errors import PinnddError
 from ..evaluation import predict, residuals
 from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, timed, warm_copy
@@ -120,8 +121,11 @@ class _FamilyMethod(PointSetMethod):
         """The kit for ``problem``'s family: reuses ``warm`` (the nominal PINN, costing
         ``warm_seconds``) when given, else trains it."""
         task = FamilyTask.default(problem, self.param)
+        t_warm = time.perf_counter()
         if warm is None:
-            warm, warm_seconds = self.warm_start(problem, seed)
+            warm, _ = self.warm_start(problem, seed)
+            warm_seconds = time.perf_counter() - t_warm  # the dense set and its training
+        charge("warmup", warm_seconds, spent=time.perf_counter() - t_warm)
         counts = DEFAULT_RULE.split(problem, budget)
         t0 = time.perf_counter()
         interior, extra = self.distil(task, warm, counts, int(seed))
@@ -132,7 +136,7 @@ class _FamilyMethod(PointSetMethod):
         parts = extra.pop("cost", {})
         cost = {"warm_start": float(warm_seconds), **parts, "distillation": time.perf_counter() - t0 - sum(parts.values())}
         ps.metadata.update({"method": self.name, "family": self.family, "config": self.config(), "budget": int(budget),
-                            "seed": int(seed), "made_on": list(task.made_on), "param": task.param, "cost": cost, **extra})
+                            "seed": int(seed), "made_on": list(task.made_on), "param": task.param, "kit_cost": cost, **extra})
         state = {k: v.detach().cpu().numpy() for k, v in warm.state_dict().items()}
         return Kit(problem.name, task.param, task.value_range, task.made_on, ps, state, recipe, cost,
                    {"method": self.name, "config": self.config(), "seed": int(seed), "params": dict(problem.params),
@@ -141,7 +145,7 @@ class _FamilyMethod(PointSetMethod):
 
     def _make(self, problem, counts, seed):
         kit = self.make_kit(problem, counts["interior"], seed)
-        return kit.pointset, {"cost": kit.cost, "warmup_seconds": kit.cost["warm_start"]}
+        return kit.pointset, {"kit_cost": kit.cost, "warmup_seconds": kit.cost["warm_start"]}
 
     @abstractmethod
     def distil(self, task: FamilyTask, warm, counts: dict[str, int], seed: int) -> tuple[np.ndarray, dict[str, Any]]:

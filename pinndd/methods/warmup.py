@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .. import derivatives
+from ..cost import charge
 from ..errors import PinnddError
 from ..nn import PINN
 from ..pointset import PointSet
@@ -169,6 +170,7 @@ def warmup(
     pool = interior_points(problem, "sobol", n_pool, pool_seed)
     res = residual_abs(problem, result.model, pool)
     seconds = time.perf_counter() - t0
+    charge("warmup", seconds)
     settings = {
         "steps": int(steps), "width": int(width), "depth": int(depth), "lr": float(lr), "hard": bool(hard),
         "dtype": dtype, "net_seed": net_seed, "pool_size": n_pool, "pool_seed": pool_seed, "pool_kind": "sobol",
