@@ -90,6 +90,7 @@ def test_retrain_rows_for_every_value_and_seed(heat, sobol_set):
     assert [(r["value"], r["in_distribution"], r["seed"]) for r in rows] == [(v, f, s) for v, f in pairs for s in (0, 1)]
     for r in rows:
         assert r["method"] == "sobol" and r["budget"] == 16 and r["param"] == "TL" and r["labels"] == "none"
+        assert (r["held_out"], r["label_source"], r["label_seconds"]) == (True, "none", 0.0)
         assert r["in_distribution"] == (-0.2 <= r["value"] <= 0.2)
         assert all(np.isfinite(r[k]) and r[k] >= 0 for k in ("l2re", "l1re", "max_abs", "residual_mse"))
     assert sum(r["nominal"] for r in rows) == 2
