@@ -10,17 +10,33 @@ side, plus the nominal value where those miss it) fresh PINNs are trained on tha
 shifted problem, one per network seed (all at once, :func:`pinndd.ensemble.train_ensemble`),
 and evaluated against the shifted reference
 (:func:`pinndd.ood.retrain_ood`). The dense baseline (``protocol.dense`` Sobol points) goes
-through the same loop. Labelled sets drop their labels at shifted values by default
-(``--labels``: ``drop``, ``relabel`` = a new dense teacher per shift, ``reference`` = oracle
-labels, ``parametric`` = one parametric PINN teacher over the in-distribution range).
+through the same loop. Labelled sets get their labels at shifted values from a named label
+source (``--labels``, :mod:`pinndd.ood`), whose cost is charged to the values it serves:
+
+- ``none`` (default; old name ``drop``): labels dropped, nothing charged;
+- ``once`` (old name ``parametric``): one parametric PINN teacher over the in-distribution range
+  (extrapolated outside it), trained once per PDE and family; its cost is spread over the values
+  a set is scored at (cost / number of values, charged to every value);
+- ``per_shift`` (old name ``relabel``): a new dense teacher of the set's own kind at every value,
+  each charged in full to its value. A diagnostic (it needs a dense training or more per value),
+  marked as such in the table, never a headline;
+- ``reference``: the shifted reference as labels (an oracle; charged 0, a diagnostic).
+
+Methods that are told the shift family (``task_aware``, ``task_exchange``: any method with a
+``made_on(problem)``) record the values they were made on; they are scored only at the family's
+held-out values (:meth:`pinndd.problem.ShiftFamily.held_out_values`), which become the default
+values of the whole sweep (dense included, so ratios compare like with like) when such a method
+is in it. ``--values`` names values explicitly; ``--allow-made-on`` scores made-on values too,
+marked † in the table and left out of every ratio.
 
 Each (PDE, family, method, set seed) is one cell of :func:`pinndd.sweep.run_cells` (Ray tasks on
 this machine's cores by default; ``--serial``, ``--address``, ``--workers``; ``--resume`` skips
 cells already in the table, matched by all their settings). Writes ``rows.csv``/``rows.json``
 (one row per PDE, family, method, set seed, shift value and network seed), ``table.md`` (mean ±
-std L2RE per shift value with the ratio to dense, the OOD/ID ratio and the worst ratio to dense
-per method) and ``ood_<pde>_<param>.png`` (error against shift, median and min-max over seeds,
-the in-distribution range shaded).
+std L2RE per shift value with the ratio to dense, the OOD/ID ratio, the worst ratio to dense and
+the label cost per value, in seconds and in dense trainings at that value, per method) and
+``ood_<pde>_<param>.png`` (error against shift, median and min-max over seeds, the
+in-distribution range shaded).
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ import functools
 import logging
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -58,6 +75,9 @@ from pinndd.plotting import plot_error_curves  # noqa: E402
 log = logging.getLogger("ood_sweep")
 
 DEFAULT_METHODS = ("dense", "sobol", "rad", "kmeans_coreset", "teacher_labels", "teacher_density")
+#: ``--labels`` choices: the label sources of :mod:`pinndd.ood`, and the old names they replace.
+LABELS = ("none", "once", "per_shift", "reference")
+OLD_LABELS = {"drop": "none", "relabel": "per_shift", "parametric": "once"}
 DEFAULT_PDES = ("burgers", "heat", "poisson")
 
 
@@ -82,14 +102,51 @@ def held_out_for(pde: str):
     return ood.held_out_points(equations.get(pde))
 
 
+def made_on_values(problem, method: str, settings: dict, param: str) -> list[float] | None:
+    """The values of ``param`` a set of ``method`` (with ``settings``) is made on, where the
+    method says (``made_on(problem)``); ``None`` for a method that is not told the family."""
+    if method == "dense":
+        return None
+    m = methods.get(method, **settings)
+    made = m.made_on(problem) if callable(getattr(m, "made_on", None)) else None
+    if made is None or made.get("param") != param:
+        return None
+    if made.get("range"):
+        lo, hi = made["range"]
+        raise PinnddError(f"{method} draws {param} from the whole range [{lo:g}, {hi:g}]: no value in it is held "
+                          "out; use its train_on='grid'")
+    return [float(v) for v in made["values"]]
+
+
+def evaluation_values(problem, fam, made: list[list[float]], n_in: int, n_out: int,
+                      explicit: list[float] | None, allow_made_on: bool) -> list[tuple[float, bool]]:
+    """``(value, in_distribution)`` pairs of one family: ``explicit`` when given; else, with any
+    task-aware method in the sweep (``made``: their made-on values), the family's held-out values
+    less any a method was made on; else ``family.values(n_in, n_out)`` plus the nominal value."""
+    nominal = problem.params[fam.param]
+    if explicit:
+        pairs = ood.shift_values(fam, explicit)
+    elif made:
+        taken = {round(v, 12) for vals in made for v in vals}
+        pairs = ood.shift_values(fam, [v for v in fam.held_out_values(nominal=nominal) if round(v, 12) not in taken])
+    else:
+        return ood.shift_values(fam, n_in=n_in, n_out=n_out, nominal=nominal)
+    clash = sorted({v for v, _ in pairs for vals in made for m in vals if abs(v - m) <= 1e-12})
+    if clash and not allow_made_on:
+        raise PinnddError(f"{problem.name} {fam.param}: values {clash} are values a task-aware method was made on; "
+                          "drop them from --values or pass --allow-made-on (rows marked, left out of ratios)")
+    return pairs
+
+
 def run_cell(cell: dict, teachers: dict | None = None) -> list[dict]:
     """One cell: the method's set for one PDE, family and set seed, retrained at every shift
-    value with every network seed (``teachers``: parametric label sources by ``"pde/param"``)."""
+    value with every network seed (``teachers``: the ``once`` label sources by ``"pde/param"``)."""
     problem = equations.get(cell["pde"])
     param, name, method, set_seed = cell["param"], cell["label"], cell["method"], cell["set_seed"]
     fam = problem.shift(param)
     values = [tuple(v) for v in cell["values"]]
-    labels = teachers[f"{cell['pde']}/{param}"] if cell["labels"] == "parametric" else cell["labels"]
+    kind = OLD_LABELS.get(cell["labels"], cell["labels"])
+    labels = ood.once(teachers[f"{cell['pde']}/{param}"]) if kind == "once" else kind
     t0 = time.perf_counter()
     if method == "dense":
         ps = methods.get("sobol").make(problem, cell["dense"], seed=set_seed)
@@ -99,7 +156,7 @@ def run_cell(cell: dict, teachers: dict | None = None) -> list[dict]:
     extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
     config = TrainConfig(**cell["config"])
     new = ood.retrain_ood(problem, ps, fam, values, config, cell["seeds"], labels, held_out=held_out_for(cell["pde"]),
-                          method=name)
+                          method=name, allow_made_on=cell.get("allow_made_on", False))
     for r in new:
         r.update(make_seconds=make_s, extra_seconds=extra, family=ps.metadata.get("family", ""),
                  adam_steps=config.adam_steps, lbfgs_steps=config.lbfgs_steps)
@@ -120,7 +177,15 @@ def main(argv=None) -> int:
     ap.add_argument("--set-seeds", type=int, default=1, help="point sets per method (each retrained with every network seed)")
     ap.add_argument("--n-in", type=int, default=3, help="in-distribution shift values")
     ap.add_argument("--n-out", type=int, default=2, help="out-of-distribution shift values on each side")
-    ap.add_argument("--labels", default="drop", choices=["drop", "relabel", "reference", "parametric"])
+    ap.add_argument("--labels", default="none", choices=[*LABELS, *OLD_LABELS],
+                    help="label source for labelled sets at shifted values: none | once (one parametric teacher, "
+                         "its cost spread over the values) | per_shift (a dense teacher per value, a diagnostic) | "
+                         "reference (oracle); old names drop, parametric, relabel accepted")
+    ap.add_argument("--values", type=float, nargs="+", default=None,
+                    help="shift values (default: the family's held-out values when a task-aware method is swept, "
+                         "else --n-in/--n-out values and the nominal one)")
+    ap.add_argument("--allow-made-on", action="store_true",
+                    help="score task-aware sets also at values they were made on (marked, left out of ratios)")
     ap.add_argument("--protocol", default="quick")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--variant", action="append", default=[], metavar="LABEL=METHOD[:key=value,...]",
@@ -129,6 +194,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="experiments/out/ood")
     add_engine_args(ap)
     args = ap.parse_args(argv)
+    args.labels = OLD_LABELS.get(args.labels, args.labels)
     proto = engine_protocol(start(args), args)
     budget = default_budget(proto, args.budget)
     registered = set(methods.names())
@@ -148,8 +214,11 @@ def main(argv=None) -> int:
         problem = equations.get(pde)
         for param in families_for(problem, args.families):
             fam = problem.shift(param)
-            values = ood.shift_values(fam, n_in=args.n_in, n_out=args.n_out, nominal=problem.params[param])
-            if args.labels == "parametric":
+            made = [m for m in (made_on_values(problem, method, {} if method == "dense" else
+                                               {**method_settings(method, proto), **settings}, param)
+                                for method, settings in runs.values()) if m is not None]
+            values = evaluation_values(problem, fam, made, args.n_in, args.n_out, args.values, args.allow_made_on)
+            if args.labels == "once":
                 pres = train_parametric(problem, param, fam.in_range, budget=proto.dense, config=proto.train, seed=0)
                 parametric[f"{pde}/{param}"] = pres.teacher()
                 teachers += [{**r, "cost_seconds": pres.cost_seconds} for r in pres.evaluate([v for v, _ in values])]
@@ -160,7 +229,8 @@ def main(argv=None) -> int:
                     cells.append({"pde": pde, "param": param, "label": name, "method": method, "settings": kw,
                                   "set_seed": set_seed, "budget": budget, "dense": proto.dense,
                                   "values": [[float(v), bool(i)] for v, i in values], "seeds": list(range(args.seeds)),
-                                  "labels": args.labels, "config": proto.train.to_dict()})
+                                  "labels": args.labels, "allow_made_on": bool(args.allow_made_on),
+                                  "config": proto.train.to_dict()})
     fn = functools.partial(run_cell, teachers=parametric) if parametric else run_cell
     res = sweep(cells, fn, args, out, desc="ood sweep")
     rows = res.rows
@@ -180,23 +250,48 @@ def _cell(errs: list[float], ratio: float | None) -> str:
     return s + (f" ({ratio:.2f}×)" if ratio is not None and np.isfinite(ratio) else "")
 
 
+def label_cost(rows: list[dict], method: str) -> tuple[float, float]:
+    """The label cost of ``method``'s rows: the mean over shift values of the seconds charged to
+    each value for its labels (``label_seconds``), and the mean over values of that charge in
+    units of the dense rows' mean training seconds at the same value (NaN without dense rows)."""
+    charged: dict[float, list[float]] = defaultdict(list)
+    dense: dict[float, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["method"] == method:
+            charged[r["value"]].append(float(r.get("label_seconds", 0.0)))
+        if r["method"] == "dense":
+            dense[r["value"]].append(float(r["train_seconds"]))
+    if not charged:
+        return float("nan"), float("nan")
+    per_value = {v: float(np.mean(c)) for v, c in charged.items()}
+    units = [c / np.mean(dense[v]) for v, c in per_value.items() if dense.get(v) and np.mean(dense[v]) > 0]
+    return float(np.mean(list(per_value.values()))), float(np.mean(units)) if units else float("nan")
+
+
 def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budget: int, wall: float,
            failures: list[dict] = ()) -> None:
+    diagnostic = args.labels in ood.DIAGNOSTIC_SOURCES
     lines = [
         f"Command: `python experiments/ood_sweep.py {' '.join(sys.argv[1:])}`", "",
         f"Machine: {machine()}; wall {wall:.0f} s", "",
         f"Protocol {proto.name}: {proto.train.to_dict()}; budget {budget} interior points (dense: {proto.dense} Sobol); "
-        f"{args.seeds} network seeds x {args.set_seeds} point set(s) per method; labels at shifted values: {args.labels}.",
+        f"{args.seeds} network seeds x {args.set_seeds} point set(s) per method; label source at shifted values: "
+        f"{args.labels}" + (" (a diagnostic, not a headline)." if diagnostic else "."),
         "",
         "Each cell: L2RE mean ± std over seeds at that shift value (ratio to the dense set's mean at the same value). "
-        "Values marked ID lie in the in-distribution range. OOD/ID = mean OOD error / mean ID error; "
-        "worst ×dense = the largest ratio to dense over all shifts (target: <= 1.5).",
+        "Values marked ID lie in the in-distribution range. † marks a value the set was made on (a task-aware "
+        "method's own training value, scored only with --allow-made-on): no ratio, and left out of OOD/ID and worst. "
+        "OOD/ID = mean OOD error / mean ID error; worst ×dense = the largest ratio to dense over all held-out shifts "
+        "(target: <= 1.5). Labels s/value: the seconds charged to each value for its labels (mean over values; "
+        "once: the family teacher's cost / values scored; per_shift: that value's own dense teacher in full); "
+        "× dense: the same in units of the dense row's mean training seconds at that value.",
         "",
     ]
+    held = [r for r in rows if r.get("held_out", True)]
     ratios = {(r["pde"], r["param"], r["method"], r["value"]): r["ratio"]
-              for r in (ood.ratio_to_dense(rows) if any(r["method"] == "dense" for r in rows) else [])}
+              for r in (ood.ratio_to_dense(held) if any(r["method"] == "dense" for r in held) else [])}
     ood_id = {(r["pde"], r["param"], r["method"]): r["ood_id_ratio"]
-              for r in ood.ood_id_ratio(rows, by=("pde", "param", "method"))}
+              for r in ood.ood_id_ratio(held, by=("pde", "param", "method"))}
     worst = {}
     for (pde, param, method, _), ratio in ratios.items():
         worst[(pde, param, method)] = max(worst.get((pde, param, method), -np.inf), ratio)
@@ -206,28 +301,35 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         fam = problem.shift(param)
         values = sorted({r["value"] for r in sub})
         flags = {r["value"]: r["in_distribution"] for r in sub}
+        made = {(r["method"], r["value"]) for r in sub if not r.get("held_out", True)}
         head = [f"{v:g}" + (" ID" if flags[v] else "") for v in values]
         lines += [f"### {pde}: shift of `{param}` (nominal {problem.params[param]:g}, ID {list(fam.in_range)}, "
                   f"OOD {list(fam.out_range)}; moves {', '.join(ood.shifts_conditions(problem, param)) or 'no condition'})", "",
-                  "| method | " + " | ".join(head) + " | OOD/ID | worst ×dense |",
-                  "|---|" + "---|" * (len(values) + 2)]
+                  "| method | " + " | ".join(head) + " | OOD/ID | worst ×dense | labels s/value | × dense |",
+                  "|---|" + "---|" * (len(values) + 4)]
         for method in dict.fromkeys(r["method"] for r in sub):
             cells = []
             for v in values:
                 errs = [r["l2re"] for r in sub if r["method"] == method and r["value"] == v]
+                if (method, v) in made:
+                    cells.append(_cell(errs, None) + " †")
+                    continue
                 rt = None if method == "dense" else ratios.get((pde, param, method, v))
                 cells.append(_cell(errs, rt) if errs else "–")
             w = worst.get((pde, param, method))
+            secs, units = label_cost(sub, method)
+            cost = "–" if method == "dense" else f"{secs:.3g} | " + (f"{units:.2f}" if np.isfinite(units) else "–")
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {ood_id.get((pde, param, method), float('nan')):.2f} | "
-                         + (f"{w:.2f}" if w is not None else "–") + " |")
+                         + (f"{w:.2f}" if w is not None else "–") + f" | {cost}" + (" | –" if method == "dense" else "")
+                         + " |")
         lab = sorted({r["labels"] for r in sub if r["labels"] not in ("none",)})
         if lab:
             lines.append(f"\nLabels of labelled sets: {', '.join(lab)}.")
         tsub = [t for t in teachers if t["pde"] == pde and t["param"] == param]
         if tsub:
-            lines += ["", "Parametric teacher (one PINN over the ID range, extrapolated outside): L2RE "
-                      + ", ".join(f"{t['value']:g}: {t['l2re']:.3g}" for t in tsub)
-                      + f"; cost {tsub[0]['cost_seconds']:.0f} s."]
+            lines += ["", "Parametric teacher (one PINN over the ID range, extrapolated outside; the 'once' label "
+                      "source): L2RE " + ", ".join(f"{t['value']:g}: {t['l2re']:.3g}" for t in tsub)
+                      + f"; cost {tsub[0]['cost_seconds']:.0f} s, spread over the {len(values)} values."]
         lines.append("")
         curves = ood.error_curves(sub)
         fig = plot_error_curves(curves, f"{param} (nominal {problem.params[param]:g})",
