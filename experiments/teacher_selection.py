@@ -81,10 +81,10 @@ def run_cell(cell: dict) -> list[dict]:
                                teacher_scale=cell["teacher_scale"])
     config = replace(settings.teacher_config(), device=cell["device"])
     shifted = problem.with_params(**{param: v})
-    held_out = methods.get("uniform").make(shifted, cell["dense"], seed=settings.teacher_seed + 1_000_003)
+    held_out = methods.get("uniform").make(shifted, cell["dense"], seed=(settings.teacher_seed or 0) + 1_000_003)
     rows, preds = [], []
     for i in range(cell["candidates"]):
-        model, cost = dense_run(shifted, cell["dense"], replace(config, seed=config.seed + i), settings.teacher_seed + i,
+        model, cost = dense_run(shifted, cell["dense"], replace(config, seed=config.seed + i), (settings.teacher_seed or 0) + i,
                                 "sobol")
         r = residuals(shifted, model, held_out.interior)
         loss = physics_loss(shifted, model, held_out)

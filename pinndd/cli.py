@@ -272,7 +272,7 @@ def make_set(job: Job, budget: int | None = None, method: str | None = None, see
     ps = methods.get(name, **settings).make(job.problem, budget or job.opts["budget"],
                                             seed=job.opts["seed"] if seed is None else seed)
     return PointSet(ps.interior, ps.interior_weights, ps.conditions, ps.targets, ps.target_weight,
-                    {**ps.metadata, "pde_spec": job.spec})
+                    {**ps.metadata, "pde_spec": job.spec}, ps.label_record)
 
 
 def load_set(job: Job, path: Path):

@@ -23,8 +23,11 @@ from typing import Any
 import numpy as np
 
 from .errors import PinnddError
+from .labels import DEFAULT_LABEL_WEIGHT, LabelRecord, Labels, TeacherRecord
 
-FORMAT_VERSION = 1
+#: 2: a labelled set's :class:`~pinndd.labels.LabelRecord` is its own JSON array (``label_record``);
+#: version 1 files are read with the record rebuilt from their metadata.
+FORMAT_VERSION = 2
 
 #: What a damaged or foreign archive can raise while numpy and zipfile read it.
 _READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, OverflowError, MemoryError,
@@ -149,18 +152,25 @@ class PointSet:
     targets:
         Optional solution values at the interior points (a *labelled* set), shape ``(n,)``.
     target_weight:
-        Weight of the data term ``(1/n) sum_i w_i (u(x_i) - y_i)^2`` in the loss.
+        Weight of the data term ``(1/n) sum_i w_i (u(x_i) - y_i)^2`` in the loss (default
+        :data:`pinndd.labels.DEFAULT_LABEL_WEIGHT`).
     metadata:
         JSON-serialisable description (problem, params, method, config, budget, seed,
-        version, ``labels`` provenance).
+        version, cost).
+    label_record:
+        For a labelled set, the parameters its labels hold for and the teacher that made them
+        (:class:`pinndd.labels.LabelRecord`); ``None`` for labels given without one, which the
+        trainer accepts only at the problem's nominal parameters. :attr:`labels` returns values,
+        weight and record together.
     """
 
     interior: np.ndarray
     interior_weights: np.ndarray | None = None
     conditions: dict[str, tuple[np.ndarray, np.ndarray | None]] = field(default_factory=dict)
     targets: np.ndarray | None = None
-    target_weight: float = 1.0
+    target_weight: float = DEFAULT_LABEL_WEIGHT
     metadata: dict[str, Any] = field(default_factory=dict)
+    label_record: LabelRecord | None = None
 
     def __post_init__(self) -> None:
         self.interior = _as_points("interior", self.interior)
@@ -180,6 +190,10 @@ class PointSet:
             if t.shape != (len(self.interior),) or not np.all(np.isfinite(t)):
                 raise PinnddError(f"targets need one finite value per interior point ({len(self.interior)}); got shape {t.shape}")
             self.targets = t
+        if self.label_record is not None and self.targets is None:
+            raise PinnddError("a label record needs labels: give targets, or drop the record (pointset.without_labels())")
+        if self.label_record is not None and not isinstance(self.label_record, LabelRecord):
+            raise PinnddError(f"label_record must be a pinndd.labels.LabelRecord; got {type(self.label_record).__name__}")
         if not (np.isfinite(self.target_weight) and self.target_weight > 0):
             raise PinnddError(f"target_weight must be positive and finite; got {self.target_weight}")
         try:
@@ -203,6 +217,11 @@ class PointSet:
     @property
     def labelled(self) -> bool:
         return self.targets is not None
+
+    @property
+    def labels(self) -> Labels | None:
+        """Values, weight and record of the labels in one object (``None`` when unlabelled)."""
+        return None if self.targets is None else Labels(self.targets, self.target_weight, self.label_record)
 
     def __len__(self) -> int:
         return self.n_interior + self.n_condition
@@ -247,7 +266,8 @@ class PointSet:
     def without_labels(self) -> PointSet:
         """The same points and weights with the targets dropped."""
         meta = {**self.metadata, "labels": None}
-        return PointSet(self.interior, self.interior_weights, self.conditions, None, 1.0, meta)
+        meta.pop("labels_params", None)
+        return PointSet(self.interior, self.interior_weights, self.conditions, None, DEFAULT_LABEL_WEIGHT, meta)
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -268,6 +288,8 @@ class PointSet:
             arrays[f"condition_{i}_points"], arrays[f"condition_{i}_weights"] = self.conditions[name]
         if self.targets is not None:
             arrays["targets"] = self.targets
+        if self.label_record is not None:
+            arrays["label_record"] = np.array(json.dumps(self.label_record.to_dict()))
         if path.is_dir():
             raise PinnddError(f"cannot save the point set to {path}: it is a folder; give a file name")
         return write_npz(path, arrays)
@@ -300,6 +322,7 @@ class PointSet:
                                      _array(data, f"condition_{i}_weights", path, "fiu", 1))
         targets = _array(data, "targets", path, "fiu", 1) if "targets" in data else None
         target_weight = _array(data, "target_weight", path, "fiu", 0) if "target_weight" in data else 1.0
+        record = _label_record(data, meta, path) if targets is not None else None
         ps = cls(
             _array(data, "interior", path, "fiu", 2),
             _array(data, "interior_weights", path, "fiu", 1),
@@ -307,5 +330,30 @@ class PointSet:
             targets,
             float(target_weight),
             meta,
+            record,
         )
         return ps.validate(problem) if problem is not None else ps
+
+
+def _label_record(data: dict[str, np.ndarray], meta: dict, path) -> LabelRecord | None:
+    """The label record of a file: its own array (format 2), else rebuilt from a version-1
+    file's metadata (``labels_params`` and the ``labels`` teacher description); ``None`` when
+    the file has neither."""
+    try:
+        if "label_record" in data:
+            return LabelRecord.from_dict(json.loads(str(_array(data, "label_record", path, "U", 0))))
+        params = meta.get("labels_params")
+        if params is None:
+            return None
+        info = meta.get("labels") or {}
+        teacher = info.get("teacher") if isinstance(info.get("teacher"), dict) else info
+        kind = "learned" if info.get("source") == "learned" else "teacher"
+        rec = {"source": teacher.get("source", "unknown"), "problem": teacher.get("problem", meta.get("problem", "")),
+               "params": teacher.get("params", params), "cost_seconds": teacher.get("cost_seconds", 0.0),
+               "settings": {k: teacher[k] for k in ("dense", "method", "seed", "config", "candidates") if k in teacher}}
+        if rec["source"] == "dense-pinn":
+            rec["settings"].setdefault("candidates", 1)
+        return LabelRecord(params, kind, TeacherRecord.from_dict(rec))
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as e:
+        raise PinnddError(f"{path}: its label record is damaged ({type(e).__name__}: {e})") from None
+

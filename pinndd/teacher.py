@@ -27,6 +27,7 @@ from . import teacher_cache
 from .cost import charge
 from .errors import PinnddError
 from .evaluation import evaluate, physics_loss, predict
+from .labels import DEFAULT_LABEL_WEIGHT, LabelRecord, TeacherRecord
 from .pointset import PointSet
 
 
@@ -79,6 +80,20 @@ class Teacher:
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "problem": self.problem_name, "params": dict(self.params),
                 "cost_seconds": self.cost_seconds, **self.info}
+
+    def record(self) -> TeacherRecord:
+        """This teacher as a serialisable :class:`~pinndd.labels.TeacherRecord` (its settings, from
+        which :meth:`TeacherRecord.rebuild` retrains it, and what was measured on it)."""
+        settings = {k: self.info[k] for k in _SETTINGS if k in self.info}
+        if self.source == "dense-pinn":
+            settings.setdefault("candidates", 1)
+        diagnostics = {k: v for k, v in self.info.items() if k not in _SETTINGS}
+        return TeacherRecord(self.source, self.problem_name, dict(self.params), float(self.cost_seconds),
+                             settings, diagnostics)
+
+
+#: The keys of a dense-PINN teacher's ``info`` that rebuild it (the rest are diagnostics).
+_SETTINGS = ("dense", "method", "seed", "config", "candidates")
 
 
 _CACHE: dict[str, Teacher] = {}
@@ -177,9 +192,13 @@ def labels_teacher(metadata: dict) -> dict[str, Any]:
     return info["teacher"] if isinstance(info.get("teacher"), dict) else info
 
 
-def label(pointset: PointSet, teacher: Teacher, target_weight: float = 10.0) -> PointSet:
+def label(pointset: PointSet, teacher: Teacher, target_weight: float = DEFAULT_LABEL_WEIGHT) -> PointSet:
     """``pointset`` with its interior points labelled by ``teacher`` (data-term weight
-    ``target_weight``); the metadata records the labels' source and parameters."""
+    ``target_weight``) and the labels' record (:class:`~pinndd.labels.LabelRecord`: the
+    teacher's parameters and its :meth:`Teacher.record`); the metadata keeps a readable copy
+    (``labels``, ``labels_params``) for reports."""
     targets = teacher.predict(pointset.interior)
     meta = {**pointset.metadata, "labels": teacher.describe(), "labels_params": dict(teacher.params)}
-    return PointSet(pointset.interior, pointset.interior_weights, pointset.conditions, targets, target_weight, meta)
+    record = LabelRecord(dict(teacher.params), "teacher", teacher.record())
+    return PointSet(pointset.interior, pointset.interior_weights, pointset.conditions, targets, target_weight, meta,
+                    record)

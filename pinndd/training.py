@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
 from .errors import PinnddError, TrainingDiverged
 from .evaluation import evaluate
+from .labels import check_for
 from .losses import TensorPoints
 from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
 from .pointset import PointSet
@@ -253,13 +254,9 @@ def show_progress(flag: bool | None) -> bool:
 
 
 def check_labels(problem, pointset: PointSet) -> None:
-    made_for = pointset.metadata.get("labels_params")
-    if pointset.labelled and made_for is not None and dict(made_for) != dict(problem.params):
-        raise PinnddError(
-            f"this labelled point set was made for parameters {made_for}, not {dict(problem.params)}; "
-            "drop the labels (pointset.without_labels()) or relabel it for the shifted problem "
-            "(pinndd.teacher.label with a teacher for the shifted parameters)"
-        )
+    """Refuse labels made for other parameters (:func:`pinndd.labels.check_for`)."""
+    if pointset.labelled:
+        check_for(problem, pointset.label_record)
 
 
 def term_names(problem, pointset: PointSet, hard: bool) -> tuple[list[str], tuple[str, ...]]:

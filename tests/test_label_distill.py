@@ -64,7 +64,7 @@ def test_meta_gradient_matches_finite_differences(physics, heat):
 def test_labels_start_at_teacher_and_points_stay_in_domain(heat):
     d0 = kip(outer_steps=0)
     ps0 = d0.make(heat, BUDGET, seed=1)
-    np.testing.assert_allclose(ps0.targets, d0.teacher(heat).predict(ps0.interior), rtol=1e-5, atol=1e-6)  # float32 tensors
+    np.testing.assert_allclose(ps0.targets, d0.teacher(heat, 1).predict(ps0.interior), rtol=1e-5, atol=1e-6)  # float32 tensors
     init = methods.get("teacher_density", target_weight=100.0, teacher_dense=64, teacher_protocol="smoke").make(heat, BUDGET, 1)
     np.testing.assert_allclose(ps0.interior, init.interior, atol=1e-5)
 

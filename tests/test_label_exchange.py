@@ -42,7 +42,7 @@ def test_accepts_exactly_the_better_proposals_and_labels_with_teacher(heat):
     meta = ps.metadata
     assert meta["family"] == "label_distiller" and len(meta["outer_log"]) == 3
     assert meta["accepted"] == [p < c for p, c in zip(meta["proposal_log"], meta["outer_log"], strict=True)]
-    np.testing.assert_allclose(ps.targets, m.teacher(heat).predict(ps.interior), rtol=1e-12)
+    np.testing.assert_allclose(ps.targets, m.teacher(heat, 1).predict(ps.interior), rtol=1e-12)
     assert meta["labels_params"] == dict(heat.params) and ps.target_weight == 100.0
     assert meta["teacher_seconds"] > 0 and meta["cost_seconds_outer"] > 0
     init = methods.get("sobol").make(heat, 24, seed=1)
@@ -68,10 +68,10 @@ def test_task_exchange_serves_every_value_with_its_own_teacher(heat):
     task = ps.metadata["task"]
     assert task["param"] == "TL" and task["values"] == [-0.2, 0.0, 0.2]
     assert sorted(task["round_values"][:3]) == sorted(task["round_values"][3:]) == task["values"]
-    teachers = [m.teacher(t) for t in m.tasks(heat)]
+    teachers = [m.teacher(t, 3) for t in m.tasks(heat)]
     assert [t.params["TL"] for t in teachers] == task["values"]
     assert ps.metadata["teacher_seconds"] == pytest.approx(sum(t.cost_seconds for t in teachers))
-    np.testing.assert_allclose(ps.targets, m.teacher(heat).predict(ps.interior), rtol=1e-12)
+    np.testing.assert_allclose(ps.targets, m.teacher(heat, 3).predict(ps.interior), rtol=1e-12)
     assert ps.metadata["labels_params"] == dict(heat.params)
     assert ps.metadata["accepted"] == [p < c for p, c in zip(ps.metadata["proposal_log"], ps.metadata["outer_log"],
                                                              strict=True)]

@@ -66,7 +66,7 @@ def test_labels_follow_teacher_and_points_stay_in_domain(heat):
     init = methods.get("teacher_density", target_weight=100.0, teacher_dense=64, teacher_protocol="smoke").make(heat, BUDGET, 1)
     assert not np.allclose(ps.interior, init.interior, atol=1e-4)  # the points moved
     # offsets are fixed by default: the labels are the teacher's values at the *final* points
-    np.testing.assert_allclose(ps.targets, d.teacher(heat).predict(ps.interior), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ps.targets, d.teacher(heat, 1).predict(ps.interior), rtol=1e-4, atol=1e-5)
     meta = ps.metadata
     assert meta["family"] == "label_distiller" and len(meta["outer_log"]) == 3
     assert meta["labels"]["follow_teacher"] and meta["labels"]["source"] == "dense-pinn"

@@ -60,7 +60,8 @@ class PointSetMethod(ABC):
             **extra,
             "cost": spent.cost.to_dict(),
         }
-        out = PointSet(ps.interior, ps.interior_weights, ps.conditions, ps.targets, ps.target_weight, {**ps.metadata, **meta})
+        out = PointSet(ps.interior, ps.interior_weights, ps.conditions, ps.targets, ps.target_weight, {**ps.metadata, **meta},
+                       ps.label_record)
         return out.validate(problem)
 
     @abstractmethod

@@ -67,6 +67,7 @@ from typing import Any
 import torch
 
 from ..errors import PinnddError
+from ..labels import LabelRecord
 from ..nn import resolve_dtype
 from ..pointset import PointSet
 from .base import get, register
@@ -155,7 +156,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
 
     def setup(self, ctx: DistillContext) -> None:
         """Teacher, dense targets ``u_T(x_d)`` and the learnable labels (or label offsets)."""
-        teacher = self.teacher(ctx.problem)
+        teacher = self.teacher(ctx.problem, ctx.seed)
         n = ctx.counts["interior"]
         if self.follow_teacher:
             if not isinstance(teacher.model, torch.nn.Module):
@@ -198,7 +199,10 @@ class LabelledDistiller(TeacherSettings, Distiller):
         ps, meta = super().finish(run)
         with torch.no_grad():
             targets = self.labels(run.context, run.synthetic.interior()).to("cpu", torch.float64).numpy()
-        return PointSet(ps.interior, ps.interior_weights, ps.conditions, targets, self.target_weight, ps.metadata), meta
+        teacher = run.context.constants["teacher"]
+        record = LabelRecord(dict(teacher.params), "learned" if self.learn_labels else "teacher", teacher.record())
+        return PointSet(ps.interior, ps.interior_weights, ps.conditions, targets, self.target_weight, ps.metadata,
+                        record), meta
 
 
 @register

@@ -191,7 +191,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
 
     # -- the loop ------------------------------------------------------------------------------
     def _make(self, problem, counts, seed):
-        teacher = self.teacher(problem)
+        teacher = self.teacher(problem, seed)
         conds = condition_points(problem, counts, seed)
         pool = problem.domain.from_unit(sample_unit("sobol", self.dense, problem.domain.dim, seed + 104_729))
         tasks = self.tasks(problem)
@@ -199,7 +199,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
 
         def task(i):
             if i not in served:
-                t = self.teacher(tasks[i])
+                t = self.teacher(tasks[i], seed)
                 served[i] = (t, t.predict(pool))
             return served[i]
 

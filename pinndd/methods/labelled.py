@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import PinnddError
+from ..labels import DEFAULT_LABEL_WEIGHT
 from ..pointset import PointSet
 from ..teacher import label, train_teacher
 from .base import PointSetMethod, condition_points, get, interior_points, register
@@ -47,7 +48,10 @@ class TeacherSettings:
         ``lambda_data``, the data-term weight of the output set.
     teacher_dense, teacher_seed, teacher_protocol:
         The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points
-        (seed ``teacher_seed``) with the training settings of protocol ``teacher_protocol``.
+        with the training settings of protocol ``teacher_protocol``, point and network seed
+        ``teacher_seed``; ``None`` (the default) uses the set's own seed, so sets of different
+        seeds are independent pipelines whose spread includes teacher failures. Give a number to
+        share one teacher across seeds.
     teacher_scale:
         The teacher trains ``teacher_scale`` times the protocol's Adam and L-BFGS steps
         (students keep the protocol's). A labelled student is held to its teacher's error; under
@@ -63,11 +67,9 @@ class TeacherSettings:
         §7e). Set ``$PINNDD_TEACHER_CACHE`` to keep the runs on disk for later processes.
     """
 
-    #: 100 beat 10 on Burgers at 256 points (teacher_density, 3 seeds: 0.022 vs 0.029 mean L2RE;
-    #: experiments/RESULTS.md).
-    target_weight: float = 100.0
+    target_weight: float = DEFAULT_LABEL_WEIGHT
     teacher_dense: int = 4096
-    teacher_seed: int = 0
+    teacher_seed: int | None = None
     teacher_protocol: str = "quick"
     teacher_scale: float = 1.0
     teacher_candidates: int = 1
@@ -79,6 +81,8 @@ class TeacherSettings:
             raise PinnddError("teacher_dense must be a positive number of interior points")
         if not self.teacher_scale > 0:
             raise PinnddError(f"teacher_scale must be positive; got {self.teacher_scale}")
+        if self.teacher_seed is not None and not (isinstance(self.teacher_seed, int) and self.teacher_seed >= 0):
+            raise PinnddError(f"teacher_seed must be None (the set's seed) or an integer >= 0; got {self.teacher_seed!r}")
         if self.teacher_candidates < 1:
             raise PinnddError(f"teacher_candidates must be >= 1; got {self.teacher_candidates}")
 
@@ -98,8 +102,10 @@ class TeacherSettings:
         return replace(cfg, adam_steps=max(1, round(cfg.adam_steps * self.teacher_scale)),
                        lbfgs_steps=round(cfg.lbfgs_steps * self.teacher_scale))
 
-    def teacher(self, problem):
-        return train_teacher(problem, self.teacher_dense, self.teacher_config(), self.teacher_seed,
+    def teacher(self, problem, seed: int = 0):
+        """The teacher for ``problem`` of the set of seed ``seed`` (``teacher_seed`` when given)."""
+        s = int(seed) if self.teacher_seed is None else int(self.teacher_seed)
+        return train_teacher(problem, self.teacher_dense, replace(self.teacher_config(), seed=s), s,
                              candidates=self.teacher_candidates)
 
     def dense_training_seconds(self, teacher) -> float:
@@ -134,7 +140,7 @@ class TeacherLabels(_TeacherMethod):
         if get(self.base).family in ("labelled",):
             raise PinnddError("teacher_labels needs an unlabelled base method")
         base = get(self.base).make(problem, counts["interior"], seed)
-        teacher = self.teacher(problem)
+        teacher = self.teacher(problem, seed)
         return self._finish(problem, base.interior, counts, seed, teacher, {"base_method": self.base})
 
 
@@ -158,7 +164,7 @@ class TeacherDensity(_TeacherMethod):
     def _make(self, problem, counts, seed):
         n = counts["interior"]
         n_cov = int(round(self.coverage * n))
-        teacher = self.teacher(problem)
+        teacher = self.teacher(problem, seed)
         cover = interior_points(problem, "sobol", n_cov, seed) if n_cov else np.zeros((0, problem.domain.dim))
         rest = n - n_cov
         chosen = np.zeros((0, problem.domain.dim))

@@ -89,7 +89,7 @@ def order_pointset(problem, pointset: PointSet, density: np.ndarray | None = Non
     targets = pointset.targets[idx] if pointset.targets is not None else None
     meta = {**pointset.metadata, "nested": True}
     return PointSet(pointset.interior[idx], pointset.interior_weights[idx], pointset.conditions, targets,
-                    pointset.target_weight, meta)
+                    pointset.target_weight, meta, pointset.label_record)
 
 
 def prefix(problem, pointset: PointSet, k: int, seed: int = 0, rule: BudgetRule = DEFAULT_RULE) -> PointSet:
@@ -101,7 +101,8 @@ def prefix(problem, pointset: PointSet, k: int, seed: int = 0, rule: BudgetRule 
     conds = condition_points(problem, rule.split(problem, k), seed)
     targets = pointset.targets[:k] if pointset.targets is not None else None
     meta = {**pointset.metadata, "budget": k, "prefix_of": pointset.n_interior}
-    return PointSet(pointset.interior[:k], pointset.interior_weights[:k], conds, targets, pointset.target_weight, meta)
+    return PointSet(pointset.interior[:k], pointset.interior_weights[:k], conds, targets, pointset.target_weight, meta,
+                    pointset.label_record)
 
 
 @register
