@@ -208,3 +208,40 @@ def test_one_check_serves_kits_and_other_parameters(heat, sobol_set):
     with pytest.raises(PinnddError, match="non-numeric"):
         ood.retrain_ood(heat, broken, "TL", [0.5], TINY, seeds=(0,))
     assert pinndd.ood.made_on(sobol_set.metadata) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The OOD sweep's values and label-cost column
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def ood_sweep(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "experiments"))
+    import ood_sweep
+
+    return ood_sweep
+
+
+def test_sweep_scores_task_aware_methods_at_held_out_values(heat, ood_sweep):
+    fam = heat.shift("TL")
+    made = ood_sweep.made_on_values(heat, "task_exchange", dict(LX, n_in=2, n_out=1), "TL")
+    assert made == list(fam.train_values(2, 1, nominal=0.0))
+    assert ood_sweep.made_on_values(heat, "sobol", {}, "TL") is None and ood_sweep.made_on_values(heat, "dense", {}, "TL") is None
+    pairs = ood_sweep.evaluation_values(heat, fam, [made], 3, 2, None, False)
+    assert [v for v, _ in pairs] == list(fam.held_out_values(nominal=0.0))
+    assert [f for _, f in pairs] == [fam.is_in_distribution(v) for v, _ in pairs]
+    assert ood_sweep.evaluation_values(heat, fam, [], 3, 2, None, False) == ood.shift_values(fam, nominal=0.0)
+    with pytest.raises(PinnddError, match=r"\[0\.2\].*--allow-made-on"):
+        ood_sweep.evaluation_values(heat, fam, [made], 3, 2, [0.2, 0.4], False)
+    assert ood_sweep.evaluation_values(heat, fam, [made], 3, 2, [0.2, 0.4], True) == [(0.2, True), (0.4, False)]
+
+
+def test_sweep_label_cost_in_dense_trainings(ood_sweep):
+    rows = [{"method": "m", "value": 0.1, "label_seconds": 2.0}, {"method": "m", "value": 0.1, "label_seconds": 2.0},
+            {"method": "m", "value": 0.4, "label_seconds": 4.0},
+            {"method": "dense", "value": 0.1, "train_seconds": 0.5}, {"method": "dense", "value": 0.1, "train_seconds": 1.5},
+            {"method": "dense", "value": 0.4, "train_seconds": 2.0}]
+    secs, units = ood_sweep.label_cost(rows, "m")
+    assert secs == pytest.approx(3.0) and units == pytest.approx((2.0 / 1.0 + 4.0 / 2.0) / 2)
+    assert np.isnan(ood_sweep.label_cost([r for r in rows if r["method"] == "m"], "m")[1])
