@@ -1,0 +1,165 @@
+"""Labelled sets at their full cost, beside their own teachers and dense training (the fair table).
+
+    python experiments/fair_labelled.py --pde burgers heat poisson klein_gordon helmholtz --seeds 5 --out experiments/out/fair
+
+Every seed is an independent pipeline: seed ``s`` makes the dense run (points and network seed
+``s``), and the labelled set of ``--method`` (default ``label_exchange`` with its default 3x
+teacher) whose teacher is trained with seed ``s`` too, so the spread includes teacher failures.
+Rows per PDE and seed:
+
+- ``dense``: the protocol's dense set (the registered ``dense`` method) at the protocol length;
+- ``teacher``: the set's own teacher, read from the set's label record (its reference error and
+  the cost of training it); with one candidate it *is* dense trained as long as the teacher
+  (``teacher_scale`` times the protocol's steps), so it also fills that column;
+- ``dense (teacher length, k runs)``: only for best-of-k teachers (``teacher_candidates`` > 1):
+  one dense run as long as all k candidates together (the same selection budget);
+- the set: a student trained on it at the protocol length; its cost is the set's record (teacher,
+  distillation) plus the student's training.
+
+Costs are in seconds and in dense trainings: the median wall time of this PDE's ``dense`` rows
+in the same run (same code, settings, machine and load). Writes ``rows.csv``/``rows.json`` and
+``table.md`` (mean ± std (median) over seeds, cost in dense trainings, ratios to the teacher and
+to dense).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    add_engine_args,
+    engine_protocol,
+    machine,
+    method_settings,
+    parse_variant,
+    start,
+    sweep,
+    write_rows,
+)
+
+import equations  # noqa: E402
+from pinndd import TrainConfig, evaluate, methods, train  # noqa: E402
+from pinndd.cost import PARTS, Cost  # noqa: E402
+
+log = logging.getLogger("fair_labelled")
+
+
+def _row(pde: str, seed: int, name: str, l2re: float, cost: Cost, **extra) -> dict:
+    return {"pde": pde, "seed": seed, "row": name, "l2re": float(l2re), **{f"{p}_seconds": getattr(cost, p) for p in PARTS},
+            "total_seconds": cost.total, **extra}
+
+
+def run_cell(cell: dict) -> list[dict]:
+    """One pipeline step for one PDE and seed: the dense run, or the set with its teacher and student."""
+    problem = equations.get(cell["pde"])
+    seed, config = cell["seed"], TrainConfig(**cell["config"])
+    if cell["kind"] == "dense":
+        ps = methods.get("dense").make(problem, cell["dense"], seed=seed)
+        res = train(problem, ps, config)
+        return [_row(problem.name, seed, "dense", evaluate(problem, res.model)["l2re"],
+                     Cost.of(ps.metadata).with_training(res.wall_time), n_points=len(ps))]
+    if cell["kind"] == "dense_long":  # one dense run as long as the k candidates of a best-of-k teacher
+        k, scale = cell["candidates"], cell["scale"]
+        long = replace(config, adam_steps=round(config.adam_steps * scale * k), lbfgs_steps=round(config.lbfgs_steps * scale * k))
+        ps = methods.get("dense").make(problem, cell["dense"], seed=seed)
+        res = train(problem, ps, long)
+        return [_row(problem.name, seed, f"dense (teacher length, {k} runs)", evaluate(problem, res.model)["l2re"],
+                     Cost(training=res.wall_time), n_points=len(ps))]
+    ps = methods.get(cell["method"], **cell["settings"]).make(problem, cell["budget"], seed=seed)
+    res = train(problem, ps, config)
+    cost = Cost.of(ps.metadata)
+    teacher = ps.labels.teacher
+    rows = [_row(problem.name, seed, cell["label"], evaluate(problem, res.model)["l2re"], cost.with_training(res.wall_time),
+                 n_points=len(ps), teacher_l2re=teacher.diagnostics.get("l2re", float("nan")))]
+    k = int(teacher.settings.get("candidates", 1))
+    rows.append(_row(problem.name, seed, "teacher" if k == 1 else f"teacher (best of {k})",
+                     teacher.diagnostics.get("l2re", float("nan")), Cost(teacher=teacher.cost_seconds),
+                     n_points=int(teacher.settings.get("dense", 0)), adam_steps=teacher.settings["config"]["adam_steps"]))
+    return rows
+
+
+def cells_for(args, proto) -> list[dict]:
+    label, (method, settings) = parse_variant(args.method)
+    settings = {**method_settings(method, proto), **settings}
+    m = methods.get(method, **settings)
+    cells = []
+    for pde in args.pde:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            base = {"pde": pde, "seed": seed, "dense": proto.dense, "config": replace(proto.train, seed=seed).to_dict()}
+            cells.append({**base, "kind": "dense"})
+            cells.append({**base, "kind": "set", "label": label, "method": method, "settings": settings,
+                          "budget": args.budget})
+            if m.teacher_candidates > 1:
+                cells.append({**base, "kind": "dense_long", "candidates": m.teacher_candidates, "scale": m.teacher_scale})
+    return cells
+
+
+def _stat(v: list[float]) -> str:
+    a = np.asarray(v, dtype=float)
+    return f"{a.mean():.3g} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.2g} ({np.median(a):.3g})"
+
+
+def table(rows: list[dict], header: list[str]) -> str:
+    """The fair table: per PDE and row, L2RE mean ± std (median) over seeds, its total cost in dense
+    trainings (mean) split into parts, and the ratios of means to the teacher's and to dense."""
+    lines = header + ["| PDE | row | seeds | L2RE mean ± std (median) | cost, dense trainings (teacher + distillation + "
+                      "training) | / teacher | / dense |", "|---|---|---|---|---|---|---|"]
+    for pde in dict.fromkeys(r["pde"] for r in rows):
+        mine = [r for r in rows if r["pde"] == pde]
+        dense = [r for r in mine if r["row"] == "dense"]
+        unit = float(np.median([r["total_seconds"] for r in dense])) if dense else float("nan")
+        mean = {name: float(np.mean([r["l2re"] for r in mine if r["row"] == name])) for name in {r["row"] for r in mine}}
+        teacher = next((v for k, v in mean.items() if k.startswith("teacher")), float("nan"))
+        for name in sorted(mean, key=lambda n: (n != "dense", not n.startswith("dense"), not n.startswith("teacher"), n)):
+            rs = [r for r in mine if r["row"] == name]
+            c = {p: float(np.mean([r[f"{p}_seconds"] for r in rs])) / unit for p in ("teacher", "distillation", "training")}
+            total = float(np.mean([r["total_seconds"] for r in rs])) / unit
+            lines.append(f"| {pde} | {name} | {len(rs)} | {_stat([r['l2re'] for r in rs])} | {total:.2f} "
+                         f"({c['teacher']:.2f} + {c['distillation']:.2f} + {c['training']:.2f}) | "
+                         f"{mean[name] / teacher:.2f} | {mean[name] / mean['dense']:.2f} |" if dense else "")
+        lines.append(f"| {pde} | (one dense training = {unit:.1f} s, median of its dense rows) | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pde", nargs="+", default=["burgers"])
+    ap.add_argument("--method", default="label_exchange=label_exchange",
+                    help="LABEL=METHOD[:key=value,...] (a labelling method; default label_exchange, 3x teacher)")
+    ap.add_argument("--budget", type=int, default=256)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--protocol", default="quick")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default="experiments/out/fair")
+    ap.add_argument("--report", nargs="+", default=None, metavar="DIR",
+                    help="only write OUT/table.md from the rows.json of these folders (runs split over processes)")
+    add_engine_args(ap)
+    args = ap.parse_args(argv)
+    proto = engine_protocol(start(args), args)
+    t0 = time.perf_counter()
+    if args.report:
+        rows = [r for d in args.report for r in json.loads((Path(d) / "rows.json").read_text())]
+        write_rows(rows, Path(args.out), "rows")
+    else:
+        rows = sweep(cells_for(args, proto), run_cell, args, Path(args.out), desc="fair table").rows
+    header = [f"Command: `python experiments/fair_labelled.py {' '.join(sys.argv[1:])}`", "",
+              f"Machine: {machine()}; wall {time.perf_counter() - t0:.0f} s; protocol {proto.name}, "
+              f"budget {args.budget}; seeds are independent pipelines (the seed drives the teacher).", ""]
+    (Path(args.out) / "table.md").write_text(table(rows, header))
+    print(table(rows, []))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
