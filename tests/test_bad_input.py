@@ -16,6 +16,7 @@ import equations
 import pinndd
 from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, initial_value, methods, validate
 from pinndd.evaluation import evaluate
+from pinndd.labels import LabelRecord
 from pinndd.training import TrainResult, make_model
 
 TINY = TrainConfig(width=4, depth=1, adam_steps=2, lbfgs_steps=0, progress=False, log_every=1)
@@ -105,8 +106,12 @@ CASES = [
      lambda h, s, t: pinndd.train(equations.get("wave"), s, TINY), "made for problem 'heat', not 'wave'"),
     ("labels made for other parameters",
      lambda h, s, t: pinndd.train(h.with_params(TR=1.1), PointSet(s.interior, None, s.conditions, np.zeros(len(s.interior)),
-                                                                   1.0, {**s.metadata, "labels_params": dict(h.params)}), TINY),
+                                                                   1.0, s.metadata, LabelRecord(dict(h.params), "user")), TINY),
      "made for parameters"),
+    ("labels without a record at shifted parameters",
+     lambda h, s, t: pinndd.train(h.with_params(TR=1.1), PointSet(s.interior, None, s.conditions, np.zeros(len(s.interior))),
+                                  TINY),
+     "no label record"),
     ("residual of shape (n, 1)", lambda h, s, t: _train_user(lambda d, x, p: (d["u_t"] - d["u_xx"])[:, None]),
      r"shape \(\d+,\); got \(\d+, 1\)"),
     ("residual of shape (3,)", lambda h, s, t: _train_user(lambda d, x, p: (d["u_t"] - d["u_xx"])[:3]),
