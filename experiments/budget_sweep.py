@@ -10,8 +10,11 @@ cell of :func:`pinndd.sweep.run_cells` (Ray tasks on this machine's cores by def
 ``--serial``, ``--address``, ``--workers``; ``--resume`` skips cells already in the table, matched
 by all their settings). Writes a tidy
 ``rows.csv``/``rows.json`` (pde, method, family, budget, seed, l2re, l1re, max_abs,
-residual_mse, make_seconds, train_seconds, n_points), ``table.md`` (mean ± std and median of
-L2RE) and ``budget_<pde>.png`` (error against budget).
+residual_mse, the cost record's warmup/teacher/distillation/training/total seconds, n_points),
+``table.md`` (mean ± std and median of L2RE; the mean total cost of each method at each budget in
+dense trainings, the median of the sweep's dense rows) and ``budget_<pde>.png`` (error against
+budget). Labelled rows carry their teacher's own error (``teacher_l2re``); the fair comparison of
+labelled sets with their teachers is experiments/fair_labelled.py.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import argparse
 import functools
 import logging
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,22 +46,23 @@ from common import (  # noqa: E402
 import equations  # noqa: E402
 from pinndd import TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
-from pinndd.teacher import labels_teacher  # noqa: E402
+from pinndd.cost import PARTS, Cost  # noqa: E402
 
 log = logging.getLogger("budget_sweep")
 
 
 def run_one(problem, method: str, budget: int, seed: int, config, held_out, label: str | None = None, **settings) -> dict:
-    t0 = time.perf_counter()
     ps = methods.get(method, **settings).make(problem, budget, seed=seed)
-    make_s = time.perf_counter() - t0
     res = train(problem, ps, replace(config, seed=seed))
     m = evaluate(problem, res.model)
+    cost = Cost.of(ps.metadata).with_training(res.wall_time)  # the typed record: cached teachers charged in full
+    teacher = ps.labels.teacher if ps.labelled and ps.labels.teacher is not None else None
     return {"pde": problem.name, "method": label or method, "family": ps.metadata.get("family", ""), "budget": budget,
-            "seed": seed, **m, "residual_mse": residual_mse(problem, res.model, held_out), "make_seconds": make_s,
-            "extra_seconds": ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0),
+            "seed": seed, **m, "residual_mse": residual_mse(problem, res.model, held_out),
+            **{f"{p}_seconds": getattr(cost, p) for p in PARTS}, "total_seconds": cost.total,
             "train_seconds": res.wall_time, "n_points": len(ps), "adam_steps": config.adam_steps,
-            "lbfgs_steps": config.lbfgs_steps, "teacher_l2re": labels_teacher(ps.metadata).get("l2re", float("nan"))}
+            "lbfgs_steps": config.lbfgs_steps,
+            "teacher_l2re": teacher.diagnostics.get("l2re", float("nan")) if teacher else float("nan")}
 
 
 @functools.cache
@@ -105,12 +110,12 @@ def main(argv=None) -> int:
         n_seeds = lambda b: args.seeds or proto.seeds(b)  # noqa: E731
         if not args.no_dense:
             for seed in range(args.dense_seeds or max(n_seeds(b) for b in budgets)):
-                add(pde, "sobol", proto.dense, seed, proto.train, label="dense")
+                add(pde, "dense", proto.dense, seed, proto.train, label="dense")
             for b in budgets:
                 steps = max(100, round(proto.train.adam_steps * b / proto.dense))
                 es = replace(proto.train, adam_steps=steps, lbfgs_steps=0)
                 for seed in range(n_seeds(b)):
-                    add(pde, "sobol", proto.dense, seed, es, label="dense_early_stop", row_budget=b)
+                    add(pde, "dense", proto.dense, seed, es, label="dense_early_stop", row_budget=b)
         for method in names:
             for b in budgets:
                 for seed in range(n_seeds(b)):
@@ -132,7 +137,8 @@ def report(rows, out: Path, proto, args, budgets) -> None:
              f"Machine: {machine()}", "", f"Protocol {proto.name}: {proto.train.to_dict()}; dense = {proto.dense} Sobol points.",
              "L2RE mean ± std (median, seeds) on the reference grid; `dense` is trained on the dense set (its column is "
              "the same at every budget); `dense_early_stop` is the dense set trained for the same point-steps as the "
-             "budget's runs.", ""]
+             "budget's runs. `cost` = mean total cost (making the set with its teachers and warm-ups, and training) "
+             "in dense trainings (the median wall time of the sweep's dense rows).", ""]
     for pde in dict.fromkeys(r["pde"] for r in rows):
         lines += [f"### {pde}", "", "| method | " + " | ".join(str(b) for b in budgets) + " |",
                   "|---|" + "---|" * len(budgets)]
@@ -140,8 +146,16 @@ def report(rows, out: Path, proto, args, budgets) -> None:
         if dense:
             lines.append("| dense | " + " | ".join(fmt(dense[0]) for _ in budgets) + " |")
         curves = {}
+        unit = np.median([r["total_seconds"] for r in rows if r["pde"] == pde and r["method"] == "dense"
+                          and "total_seconds" in r] or [np.nan])
+
+        def cost(method, b):  # mean total cost (set, teachers, warm-up, training) in dense trainings
+            tot = [r["total_seconds"] for r in rows if (r["pde"], r["method"], r["budget"]) == (pde, method, b)
+                   and "total_seconds" in r]
+            return f"; cost {np.mean(tot) / unit:.2f}" if tot and np.isfinite(unit) else ""
+
         for method in dict.fromkeys(r["method"] for r in rows if r["pde"] == pde and r["method"] != "dense"):
-            cells = [fmt(stats[(pde, method, b)]) if (pde, method, b) in stats else "–" for b in budgets]
+            cells = [fmt(stats[(pde, method, b)]) + cost(method, b) if (pde, method, b) in stats else "–" for b in budgets]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
             xs = [b for b in budgets if (pde, method, b) in stats]
             curves[method] = (xs, [[r["l2re"] for r in rows if r["pde"] == pde and r["method"] == method and r["budget"] == b]
