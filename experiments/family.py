@@ -2,7 +2,7 @@
 
     python experiments/family.py --pde burgers --param a --seeds 5 --workers 2 --out experiments/out/family_burgers
 
-Rows (one per strategy, seed and held-out value; pinndd.family_eval) are appended to
+Rows (one per strategy, seed and held-out value; pinndd.eval.family) are appended to
 ``rows.jsonl`` as they finish, so an interrupted run resumes where it stopped (``--resume``,
 the default); the nominal PINN of each seed is kept in ``nominal_<seed>.npz`` (weights, no
 pickle) with its cost, so later strategies reuse it. Writes ``table.md`` and ``pareto.png``.
@@ -51,7 +51,8 @@ def run_job(args_dict: dict) -> tuple[str, int]:
     import torch
 
     import equations
-    from pinndd import family_eval, protocols
+    from pinndd.eval import family as family_eval
+    from pinndd import protocols
     from pinndd.family import FamilyTask
 
     torch.set_num_threads(1)
@@ -95,7 +96,8 @@ def run_calibration(args_dict: dict) -> dict:
     import torch
 
     import equations
-    from pinndd import family_eval, protocols
+    from pinndd.eval import family as family_eval
+    from pinndd import protocols
     from pinndd.family import FamilyTask
 
     torch.set_num_threads(1)
@@ -108,7 +110,7 @@ def run_calibration(args_dict: dict) -> dict:
 
 
 def write_report(out: Path, title: str) -> None:
-    from pinndd.family_eval import summarise
+    from pinndd.eval.family import summarise
 
     rows = read_rows(out / "rows.jsonl")
     if not rows:

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     import equations
     from pinndd import methods, protocols
     from pinndd.family import FamilyTask, fine_tune, fine_tune_many
-    from pinndd.training import make_model
+    from pinndd.engine.training import make_model
 
     warnings.simplefilter("ignore", UserWarning)
     torch.set_num_threads(a.threads)

@@ -9,7 +9,7 @@ points (``--points``, default 256 and 4096, plus the budget rule's condition poi
 Adam steps are timed (:func:`throughput.time_pinndd`: 10 warm-up steps first, so a compilation is
 reported as ``compile_s`` and left out of the step time) for one network and for ensembles of K
 members (``--ks``, default 1, 16, 64, 256: stacked weights, one batched matrix product per layer,
-the same points for every member, :mod:`pinndd.ensemble`).
+the same points for every member, :mod:`pinndd.engine.ensemble`).
 
 - ``member_steps_per_s``: K x steps / wall time of the ensemble;
 - ``separate_member_steps_per_s``: the same K member-steps as K separate runs one after another,

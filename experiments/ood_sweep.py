@@ -7,11 +7,11 @@ initial condition: burgers ``a``, heat ``TL``, poisson ``a``), every method make
 of ``--budget`` interior points per set seed at the *nominal* parameters; at each shift value
 (``family.values(n_in, n_out)``: in-distribution values and out-of-distribution ones on each
 side, plus the nominal value where those miss it) fresh PINNs are trained on that set for the
-shifted problem, one per network seed (all at once, :func:`pinndd.ensemble.train_ensemble`),
+shifted problem, one per network seed (all at once, :func:`pinndd.engine.ensemble.train_ensemble`),
 and evaluated against the shifted reference
-(:func:`pinndd.ood.retrain_ood`). The dense baseline (``protocol.dense`` Sobol points) goes
+(:func:`pinndd.eval.ood.retrain_ood`). The dense baseline (``protocol.dense`` Sobol points) goes
 through the same loop. Labelled sets get their labels at shifted values from a named label
-source (``--labels``, :mod:`pinndd.ood`), whose cost is charged to the values it serves:
+source (``--labels``, :mod:`pinndd.eval.ood`), whose cost is charged to the values it serves:
 
 - ``none`` (default; old name ``drop``): labels dropped, nothing charged;
 - ``once`` (old name ``parametric``): one parametric PINN teacher over the in-distribution range
@@ -67,7 +67,8 @@ from common import (  # noqa: E402
 )
 
 import equations  # noqa: E402
-from pinndd import TrainConfig, methods, ood  # noqa: E402
+from pinndd import TrainConfig, methods
+from pinndd.eval import ood  # noqa: E402
 from pinndd.errors import PinnddError  # noqa: E402
 from pinndd.parametric import train_parametric  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
@@ -75,7 +76,7 @@ from pinndd.plotting import plot_error_curves  # noqa: E402
 log = logging.getLogger("ood_sweep")
 
 DEFAULT_METHODS = ("dense", "sobol", "rad", "kmeans_coreset", "teacher_labels", "teacher_density")
-#: ``--labels`` choices: the label sources of :mod:`pinndd.ood`, and the old names they replace.
+#: ``--labels`` choices: the label sources of :mod:`pinndd.eval.ood`, and the old names they replace.
 LABELS = ("none", "once", "per_shift", "reference")
 OLD_LABELS = {"drop": "none", "relabel": "per_shift", "parametric": "once"}
 DEFAULT_PDES = ("burgers", "heat", "poisson")

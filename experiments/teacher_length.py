@@ -32,7 +32,7 @@ from common import add_engine_args, engine_protocol, machine, start, sweep, writ
 
 import equations  # noqa: E402
 from pinndd import TrainConfig, methods, train  # noqa: E402
-from pinndd.evaluation import errors, predict  # noqa: E402
+from pinndd.engine.evaluation import errors, predict  # noqa: E402
 from pinndd.sweep import cell_key  # noqa: E402
 
 

@@ -6,7 +6,7 @@ For Burgers (u, u_t, u_x, u_xx), an MLP 3x32 tanh in float32 and {8192, 2048, 25
 points (plus the budget rule's condition points), times full-batch Adam steps of:
 
 - ``autograd``: pinndd's trainer with the autograd derivative engine (double backward);
-- ``forward``: the same with the forward derivative engine (when ``pinndd.forward`` exists);
+- ``forward``: the same with the forward derivative engine (when ``pinndd.engine.forward`` exists);
 - ``compiled``: the forward engine with ``TrainConfig(compile=True)``; the one-off
   compilation (first step: tracing, inductor, C++ compiler, backward graph) is reported
   separately as ``compile_s`` and is not part of the per-step time;
@@ -40,10 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write_rows  # noqa: E402
 
 import equations  # noqa: E402
-from pinndd import PinnddError, TrainConfig, methods, training  # noqa: E402
-from pinndd.ensemble import EnsembleMLP, expand_points  # noqa: E402
-from pinndd.losses import TensorPoints  # noqa: E402
-from pinndd.training import make_model, optimise, term_names  # noqa: E402
+from pinndd import PinnddError, TrainConfig, methods
+from pinndd.engine import training  # noqa: E402
+from pinndd.engine.ensemble import EnsembleMLP, expand_points  # noqa: E402
+from pinndd.engine.losses import TensorPoints  # noqa: E402
+from pinndd.engine.training import make_model, optimise, term_names  # noqa: E402
 
 
 def _sync(device):

@@ -16,7 +16,7 @@ settings than the protocol's:
 - ``longer2x``, ``longer5x``: 2x and 5x the Adam steps (and L-BFGS iterations);
 - ``mixed``: the set united with as many i.i.d. uniform interior points (seeded), weights of
   the new points the mean weight of the set; labelled sets get the new points labelled by
-  the same teacher (:func:`pinndd.ood.teacher_like`, cached in the process).
+  the same teacher (:func:`pinndd.eval.ood.teacher_like`, cached in the process).
 
 Every variant is compared with the same variant on: a Sobol set of the same budget (and
 mixed the same way), the dense Sobol set (``protocol.dense`` points), and the dense set
@@ -63,7 +63,7 @@ from common import (  # noqa: E402
 import equations  # noqa: E402
 from pinndd import PointSet, TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.errors import PinnddError, TrainingDiverged  # noqa: E402
-from pinndd.ood import held_out_points, teacher_like  # noqa: E402
+from pinndd.eval.ood import held_out_points, teacher_like  # noqa: E402
 from pinndd.teacher import label  # noqa: E402
 
 log = logging.getLogger("transfer")

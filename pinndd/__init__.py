@@ -14,11 +14,11 @@ __version__ = "0.1.0"
 # import torch: the command line answers --help and argument errors at once.
 _LAZY = {
     "methods": (".methods", None), "BudgetRule": (".budget", "BudgetRule"), "Box": (".domain", "Box"),
-    "Face": (".domain", "Face"), "train_ensemble": (".ensemble", "train_ensemble"),
+    "Face": (".domain", "Face"), "train_ensemble": (".engine.ensemble", "train_ensemble"),
     "PinnddError": (".errors", "PinnddError"), "TrainingDiverged": (".errors", "TrainingDiverged"),
-    "evaluate": (".evaluation", "evaluate"), "residual_mse": (".evaluation", "residual_mse"),
-    "PointSet": (".pointset", "PointSet"), "TrainConfig": (".training", "TrainConfig"),
-    "TrainResult": (".training", "TrainResult"), "train": (".training", "train"),
+    "evaluate": (".engine.evaluation", "evaluate"), "residual_mse": (".engine.evaluation", "residual_mse"),
+    "PointSet": (".pointset", "PointSet"), "TrainConfig": (".engine.training", "TrainConfig"),
+    "TrainResult": (".engine.training", "TrainResult"), "train": (".engine.training", "train"),
     **{name: (".problem", name) for name in ("Condition", "Problem", "ShiftFamily", "dirichlet", "initial_value",
                                              "initial_velocity", "neumann", "periodic")},
 }

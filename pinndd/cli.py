@@ -284,10 +284,10 @@ def load_set(job: Job, path: Path):
 def train_and_measure(job: Job, ps, label: str, folder=None, title: str = "") -> dict[str, Any]:
     """Train on ``ps``, evaluate, and (with a run folder) save the set, the model and a figure.
     Returns the metrics row with costs."""
-    from .evaluation import evaluate, residual_mse
+    from .engine.evaluation import evaluate, residual_mse
     from .model_io import save_model
-    from .ood import held_out_points
-    from .training import train
+    from .eval.ood import held_out_points
+    from .engine.training import train
 
     res = train(job.problem, ps, job.config)
     row: dict[str, Any] = {"method": ps.metadata.get("method"), "budget": ps.metadata.get("budget", ps.n_interior),
@@ -380,7 +380,7 @@ def _run(args: argparse.Namespace) -> int:
 def _family_stage(job: Job, folder, dense_row: dict[str, Any], dense_set) -> dict[str, Any] | None:
     """The family check: a kit from the dense run (the nominal PINN), then at three held-out
     shift values the kit's solve beside fine-tunes on the dense set and on Sobol points."""
-    from .family_eval import quick_check
+    from .eval.family import quick_check
     from .plotting import plot_error_curves
 
     if not job.problem.shifts:
@@ -477,9 +477,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, residual_mse
+    from .engine.evaluation import evaluate, residual_mse
     from .model_io import load_model
-    from .ood import held_out_points
+    from .eval.ood import held_out_points
 
     _check_file(args.model, "model file")
     spec = _problem_spec(args, args.model, "model")  # at the parameters it was trained for unless --param
@@ -501,7 +501,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _ood(args: argparse.Namespace) -> int:
     from .budget import as_integer
-    from .ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
+    from .eval.ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
     from .plotting import plot_error_curves
     from .sweep import write_table
 

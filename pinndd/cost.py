@@ -26,7 +26,7 @@ outer one.
 
 Units. :meth:`Cost.units` expresses a record in *dense trainings*: one protocol-length training
 on the protocol's dense set, timed with the same code, settings and machine (a sweep's own dense
-rows, or :func:`pinndd.family_eval.calibrate`), so costs compare across methods and machines.
+rows, or :func:`pinndd.eval.family.calibrate`), so costs compare across methods and machines.
 """
 
 from __future__ import annotations

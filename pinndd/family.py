@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 from .errors import PinnddError
-from .nn import PINN
+from .engine.nn import PINN
 from .pointset import PointSet, write_npz
 from .problem import Problem, ShiftFamily
-from .training import TrainConfig, TrainResult, make_model, train
+from .engine.training import TrainConfig, TrainResult, make_model, train
 
 #: Positions of the held-out values in range, as fractions of the family's range (two near each
 #: end, two inside), and of the two values beyond it.
@@ -173,16 +173,16 @@ class _StackedParams:
 def fine_tune_many(task: FamilyTask, warm: PINN | Mapping[str, torch.Tensor], pointset: PointSet, config: TrainConfig,
                    values: Sequence[float]) -> tuple[list[PINN], float]:
     """Fine-tune the warm start at every value of ``values`` at once, as one stacked ensemble
-    (:class:`pinndd.ensemble.EnsembleMLP`) whose member ``k`` is trained for ``param = values[k]``
+    (:class:`pinndd.engine.ensemble.EnsembleMLP`) whose member ``k`` is trained for ``param = values[k]``
     on the same points: a small point set is what lets ``K`` grow. Adam steps only (L-BFGS's
     line search would couple the members); equal to ``K`` separate :func:`fine_tune` calls with
     ``lbfgs_steps=0`` up to summation order (tested in float64). Returns the members as PINNs
     for their problems and the wall time. Needs residual and condition functions that broadcast
     a tensor parameter (torch operations on ``p[name]``; a Python ``float(p[name])`` fails)."""
-    from .ensemble import EnsembleMLP, expand_points
-    from .losses import TensorPoints
-    from .nn import resolve_dtype
-    from .training import optimise, term_names
+    from .engine.ensemble import EnsembleMLP, expand_points
+    from .engine.losses import TensorPoints
+    from .engine.nn import resolve_dtype
+    from .engine.training import optimise, term_names
 
     values = [float(v) for v in values]
     if not values:

@@ -7,7 +7,7 @@ A PINN trained on a point set minimises
 a sum over *blocks* :math:`b` (the PDE residual at the interior points, each condition at its
 points, the data term of a labelled set), with :math:`m_b` the block's number of points and
 :math:`c_i = \lambda_b w_i` the condition weight times the point weight (the trainer's loss,
-:mod:`pinndd.losses`). Removing point :math:`j` from its block and training again as the trainer
+:mod:`pinndd.engine.losses`). Removing point :math:`j` from its block and training again as the trainer
 does (the mean over the :math:`m_b - 1` points left) changes the loss by
 
 .. math:: D_j(\theta) = \frac{1}{m_b - 1}\Big(T_b(\theta) - c_j\, r_j(\theta)^2\Big),
@@ -57,7 +57,7 @@ needs no solve; it ranks by the alignment of each point's gradient with Q's grad
 
 :func:`candidate_influence` scores points *not* in the set: the predicted change of Q when the
 candidate is added to the interior (the same algebra with :math:`m \to m + 1`); the
-``influence_select`` method (:mod:`pinndd.methods.influence_select`) keeps pool points by it.
+``influence_select`` method (:mod:`pinndd.methods.adaptive.influence_select`) keeps pool points by it.
 
 Everything runs on a float64 copy of the model (``dtype``); the model passed in is untouched.
 """
@@ -73,11 +73,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import derivatives
+from .engine import derivatives
 from .errors import PinnddError
-from .evaluation import predict
-from .losses import TensorPoints, loss_terms, total_loss
-from .nn import PINN, resolve_dtype
+from .engine.evaluation import predict
+from .engine.losses import TensorPoints, loss_terms, total_loss
+from .engine.nn import PINN, resolve_dtype
 from .pointset import PointSet
 from .problem import coords
 

@@ -64,7 +64,7 @@ class TeacherRecord:
         What making it cost (every candidate of a best-of-k teacher).
     settings:
         For ``"dense-pinn"``: ``dense``, ``method``, ``seed``, ``config`` (a
-        :class:`~pinndd.training.TrainConfig` as a dict) and ``candidates``.
+        :class:`~pinndd.engine.training.TrainConfig` as a dict) and ``candidates``.
     diagnostics:
         What was measured on it (its reference error ``l2re``, the chosen candidate, ...).
     """
@@ -98,7 +98,7 @@ class TeacherRecord:
         are set to the record's). Dense-PINN teachers are retrained with the recorded settings
         (bitwise the same on the CPU; from pinndd's caches when they hold it)."""
         from . import teacher as teachers
-        from .training import TrainConfig
+        from .engine.training import TrainConfig
 
         if problem.name != self.problem:
             raise PinnddError(f"this teacher was made for problem {self.problem!r}, not {problem.name!r}")

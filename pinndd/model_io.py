@@ -2,7 +2,7 @@
 
 A model file is an ``.npz`` archive of numeric arrays (one per tensor of the model's
 ``state_dict``, float32/float64 as trained) and one JSON string: the format, the training
-settings (:class:`~pinndd.training.TrainConfig`), the problem (its ``--pde`` spec, name and
+settings (:class:`~pinndd.engine.training.TrainConfig`), the problem (its ``--pde`` spec, name and
 parameters) and any metadata the caller adds (metrics, the point set's metadata, costs). It is
 read with ``allow_pickle=False``, so a model file received from someone else never runs code, and
 written atomically (temporary file in the same folder, fsync, rename).
@@ -32,14 +32,14 @@ _PREFIX = "tensor/"
 
 def save_model(path: str | Path, model: torch.nn.Module, config, problem, spec: str | None = None,
                metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` (a PINN built by :func:`pinndd.training.make_model` with ``config``).
+    """Write ``model`` (a PINN built by :func:`pinndd.engine.training.make_model` with ``config``).
 
     Parameters
     ----------
     path:
         Target file; ``.npz`` is appended when missing.
     model, config:
-        The trained PINN and the :class:`~pinndd.training.TrainConfig` it was built with.
+        The trained PINN and the :class:`~pinndd.engine.training.TrainConfig` it was built with.
     problem:
         The problem it was trained for (name and parameters are stored).
     spec:
@@ -84,8 +84,8 @@ def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
 
 
 def config_from_dict(d: dict[str, Any]):
-    """A :class:`~pinndd.training.TrainConfig` from its ``to_dict()`` (unknown keys ignored)."""
-    from .training import TrainConfig
+    """A :class:`~pinndd.engine.training.TrainConfig` from its ``to_dict()`` (unknown keys ignored)."""
+    from .engine.training import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in d.items() if k in known})
@@ -100,7 +100,7 @@ def load_model(path: str | Path, problem, device: str = "cpu") -> torch.nn.Modul
         An unreadable or foreign file, a model made for another domain dimension, or tensors
         whose names or shapes do not match the stored settings.
     """
-    from .training import make_model
+    from .engine.training import make_model
 
     meta, arrays = read_model(path)
     stored = meta.get("problem", {})

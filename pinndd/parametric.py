@@ -27,7 +27,7 @@ last input to :math:`\mu` (:class:`FixedParameter`); outside :math:`[\mu_0, \mu_
 *extrapolates* in :math:`p` (the MLP's input scaling maps the training range to
 :math:`[-1, 1]` and continues affinely beyond it). :class:`ParametricTeacher` turns such a
 network into a :class:`pinndd.teacher.Teacher` for any shifted problem, e.g. to relabel a
-labelled point set for shifted boundary conditions (:func:`pinndd.ood.retrain_ood`).
+labelled point set for shifted boundary conditions (:func:`pinndd.eval.ood.retrain_ood`).
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ from torch import nn
 
 from .domain import Box, Face
 from .errors import PinnddError
-from .evaluation import errors, predict, residual_mse
+from .engine.evaluation import errors, predict, residual_mse
 from .pointset import PointSet
 from .problem import Condition, Problem
 from .teacher import Teacher
-from .training import TrainConfig, TrainResult
+from .engine.training import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ class ParametricTeacher:
     :class:`pinndd.teacher.Teacher` whose model is the parametric network with its parameter
     input fixed to the shifted value (``source="parametric-pinn"``), made for exactly the
     shifted problem's parameters, so :func:`pinndd.teacher.label` can relabel a point set for
-    it. It is usable directly as the ``labels`` argument of :func:`pinndd.ood.retrain_ood`.
+    it. It is usable directly as the ``labels`` argument of :func:`pinndd.eval.ood.retrain_ood`.
     """
 
     problem: ParametricProblem
@@ -566,7 +566,7 @@ def train_parametric(
         ``.model`` (input ``(x, p)``), ``.evaluate(values)``, ``.teacher()``.
     """
     from . import methods  # a registry lookup by name, not a particular method
-    from .training import train
+    from .engine.training import train
 
     pp = parametric_problem(problem, param, value_range, coordinate)
     t0 = time.perf_counter()

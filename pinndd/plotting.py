@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from .errors import PinnddError  # noqa: E402
-from .evaluation import predict  # noqa: E402
+from .engine.evaluation import predict  # noqa: E402
 
 _COND_COLORS = ("tab:cyan", "tab:orange", "tab:green", "tab:purple", "tab:pink", "tab:olive")
 #: Interior markers drawn at most per panel; larger sets are subsampled (evenly, reproducibly).
@@ -227,7 +227,7 @@ def plot_error_curves(
 
 
 def plot_results(folder: str | Path, out: str | Path | None = None) -> list[Path]:
-    """Figures from a results folder: ``ood.json`` (rows of :func:`pinndd.ood.retrain_ood`, as
+    """Figures from a results folder: ``ood.json`` (rows of :func:`pinndd.eval.ood.retrain_ood`, as
     ``pinndd ood`` writes) gives error against shift per parameter; ``rows.json`` (rows with
     ``budget`` and ``l2re``, as ``experiments/budget_sweep.py`` writes) gives error against
     budget per PDE, with dense as a line. Returns the files written into ``out`` (default

@@ -7,7 +7,7 @@ A problem is written once, in terms of the partial derivatives it *declares*::
 where ``d`` maps declared partial names (``"u"``, ``"u_x"``, ``"u_xx"``, ``"u_xt"``, ...) to
 tensors of shape ``(n,)``, ``x`` maps coordinate names to tensors of shape ``(n,)`` and ``p``
 maps parameter names to floats. Because the partials are declared, the derivative engine
-(:mod:`pinndd.derivatives`) computes exactly those and nothing more.
+(:mod:`pinndd.engine.derivatives`) computes exactly those and nothing more.
 
 Conditions are named and live on faces of the box; their target values may depend on
 parameters, so ``problem.with_params(a=1.3)`` shifts them. Each problem also declares

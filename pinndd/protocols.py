@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .errors import PinnddError
-from .training import TrainConfig
+from .engine.training import TrainConfig
 
 
 @dataclass(frozen=True)

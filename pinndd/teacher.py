@@ -26,7 +26,7 @@ import torch
 from . import teacher_cache
 from .cost import charge
 from .errors import PinnddError
-from .evaluation import evaluate, physics_loss, predict
+from .engine.evaluation import evaluate, physics_loss, predict
 from .labels import DEFAULT_LABEL_WEIGHT, LabelRecord, TeacherRecord
 from .pointset import PointSet
 
@@ -106,7 +106,7 @@ def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol")
     same problem, parameters, settings and training code (:mod:`pinndd.teacher_cache`; processes
     sharing the folder train a key once); the cost reported is that of the original training."""
     from . import methods
-    from .training import train
+    from .engine.training import train
 
     def run() -> tuple[torch.nn.Module, float]:
         t0 = time.perf_counter()
@@ -126,7 +126,7 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
 
     ``candidates > 1`` trains that many (candidate ``i``: point-set seed ``seed + i``, network
     seed ``config.seed + i``) and keeps the one with the lowest physics loss
-    (:func:`pinndd.evaluation.physics_loss`) on a held-out uniform set of ``dense`` points: no
+    (:func:`pinndd.engine.evaluation.physics_loss`) on a held-out uniform set of ``dense`` points: no
     reference is used, so a failed run is caught where the error cannot be measured. Candidate
     0 is the single teacher of ``candidates=1``. ``info`` records every candidate's held-out
     loss (and reference error where there is one) and the chosen index.

@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "PINNDD_TEACHER_CACHE"
 FORMAT = 1
 #: Modules (relative to the package) whose source is part of every key.
-TRAINING_MODULES = ("training", "compiled", "losses", "nn", "forward", "derivatives", "problem", "domain",
-                    "methods/sampling", "methods/samplers", "methods/base")
+TRAINING_MODULES = ("engine/training", "engine/compiled", "engine/losses", "engine/nn", "engine/forward",
+                    "engine/derivatives", "problem", "domain",
+                    "methods/sampling/qmc", "methods/sampling/samplers", "methods/base")
 
 
 def _source_bytes(fn) -> bytes:
@@ -83,7 +84,7 @@ def path_for(key: str) -> Path | None:
 def load(problem, config, key: str) -> tuple[torch.nn.Module, float] | None:
     """The model and original cost of a cached run, or ``None`` (no folder, no file, or a file
     that does not match or cannot be read)."""
-    from .training import make_model
+    from .engine.training import make_model
 
     path = path_for(key)
     if path is None or not path.exists():

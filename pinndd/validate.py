@@ -15,7 +15,7 @@ milliseconds rather than after a dense run::
     out = validate.output_dir(args.out)
 
 The checks themselves live with what they check (:func:`pinndd.budget.check_budget`,
-:func:`pinndd.methods.base.check_seed`, :func:`pinndd.training.check_device`,
+:func:`pinndd.methods.base.check_seed`, :func:`pinndd.engine.training.check_device`,
 :meth:`pinndd.Problem.with_params`, ...); this module gathers them under one name.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 from .budget import as_integer, check_budget
 from .errors import PinnddError
 from .methods.base import check_seed
-from .training import check_device
+from .engine.training import check_device
 
 __all__ = ["budget", "device", "method", "method_names", "output_dir", "params", "pde", "protocol", "seed",
            "settings", "steps", "threads"]

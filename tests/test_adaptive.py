@@ -7,8 +7,8 @@ import pytest
 
 import equations
 from pinndd import Box, BudgetRule, PinnddError, Problem, dirichlet, methods
-from pinndd.methods.adaptive import greedy_indices, is_indices, rad_probabilities
-from pinndd.methods.warmup import inclusion_probabilities, pps_sample, residual_abs, warmup
+from pinndd.methods.adaptive.rad import greedy_indices, is_indices, rad_probabilities
+from pinndd.methods.adaptive.warmup import inclusion_probabilities, pps_sample, residual_abs, warmup
 
 #: Where the planted residual is large: [0, 1/4]^2, a sixteenth of the unit square.
 AREA = 1 / 16

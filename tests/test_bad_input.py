@@ -15,9 +15,9 @@ import torch
 import equations
 import pinndd
 from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, initial_value, methods, validate
-from pinndd.evaluation import evaluate
+from pinndd.engine.evaluation import evaluate
 from pinndd.labels import LabelRecord
-from pinndd.training import TrainResult, make_model
+from pinndd.engine.training import TrainResult, make_model
 
 TINY = TrainConfig(width=4, depth=1, adam_steps=2, lbfgs_steps=0, progress=False, log_every=1)
 

@@ -15,9 +15,10 @@ import torch
 from torch._dynamo.utils import counters
 
 import equations
-from pinndd import PinnddError, TrainConfig, methods, train, training
-from pinndd.ensemble import train_ensemble
-from pinndd.training import make_model
+from pinndd import PinnddError, TrainConfig, methods, train
+from pinndd.engine import training
+from pinndd.engine.ensemble import train_ensemble
+from pinndd.engine.training import make_model
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lbfgs_steps=5, lr=1e-2, log_every=10, progress=False)
 EPS32 = float(np.finfo(np.float32).eps)
@@ -116,7 +117,7 @@ def test_compile_failure_falls_back_to_eager(heat, monkeypatch, caplog):
         return call
 
     monkeypatch.setattr(torch, "compile", broken)
-    with caplog.at_level(logging.WARNING, logger="pinndd.compiled"):
+    with caplog.at_level(logging.WARNING, logger="pinndd.engine.compiled"):
         comp = train(problem, small, replace(TINY, compile=True))
     assert "torch.compile failed" in caplog.text and "no C++ compiler" in caplog.text
     np.testing.assert_array_equal(comp.history["loss"], train(problem, small, TINY).history["loss"])
@@ -133,7 +134,7 @@ def test_compiled_graphs_are_evicted_least_recently_used(heat, monkeypatch):
     """The per-process cache keeps at most MAX_GRAPHS graphs; an evicted key is compiled (and
     logged) again when it comes back. torch.compile is replaced by the identity here, so the
     cache logic is tested without paying for compilations."""
-    from pinndd import compiled
+    from pinndd.engine import compiled
 
     problem, _ = heat
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)

@@ -7,8 +7,14 @@ import pytest
 
 import equations
 from pinndd import Box, BudgetRule, PinnddError, Problem, dirichlet, methods
-from pinndd.methods.coreset import kmeans, kmeans_select, residual_features, sensitivities, sensitivity_select
-from pinndd.methods.warmup import inclusion_probabilities, residual_abs, warmup
+from pinndd.methods.adaptive.coreset import (
+    kmeans,
+    kmeans_select,
+    residual_features,
+    sensitivities,
+    sensitivity_select,
+)
+from pinndd.methods.adaptive.warmup import inclusion_probabilities, residual_abs, warmup
 
 #: A cheap warm-up: a small net, a few steps, a small pool.
 CHEAP = {"warmup_steps": 20, "warmup_width": 16, "warmup_depth": 2, "pool_size": 1024}

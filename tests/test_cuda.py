@@ -13,9 +13,9 @@ import torch
 
 import equations
 from pinndd import TrainConfig, evaluate, methods, train
-from pinndd.ensemble import EnsembleMLP, expand_points, train_ensemble
-from pinndd.losses import TensorPoints
-from pinndd.training import make_model, optimise, term_names
+from pinndd.engine.ensemble import EnsembleMLP, expand_points, train_ensemble
+from pinndd.engine.losses import TensorPoints
+from pinndd.engine.training import make_model, optimise, term_names
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(),
                           reason="needs a CUDA device: torch.cuda.is_available() is False on this machine, so the "

@@ -5,8 +5,8 @@ import torch
 from fd import fd_partial
 
 import equations
-from pinndd.derivatives import autograd_partials, partials
-from pinndd.nn import MLP
+from pinndd.engine.derivatives import autograd_partials, partials
+from pinndd.engine.nn import MLP
 from pinndd.problem import parse_partial
 
 

@@ -9,10 +9,10 @@ from fd import mean_objective, meta_gradient_vs_fd
 
 import equations
 from pinndd import BudgetRule, PinnddError, methods
-from pinndd.experts import ExpertSet, train_experts
-from pinndd.losses import TensorPoints
-from pinndd.methods.distill import step_generator
-from pinndd.methods.synthetic import SyntheticSet
+from pinndd.engine.experts import ExpertSet, train_experts
+from pinndd.engine.losses import TensorPoints
+from pinndd.methods.distill.loop import step_generator
+from pinndd.methods.distill.synthetic import SyntheticSet
 
 DISTILLERS = methods.names("distiller")
 BUDGET = 12

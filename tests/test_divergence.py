@@ -58,7 +58,7 @@ def test_divergence_at_the_first_step_keeps_the_initial_model():
         pinndd.train(problem, ps, CFG)
     e = info.value
     assert e.step == 0 and e.last_finite_step is None
-    init = pinndd.training.make_model(problem, CFG)
+    init = pinndd.engine.training.make_model(problem, CFG)
     for a, b in zip(e.model.state_dict().values(), init.state_dict().values()):
         assert torch.equal(a, b)
     assert len(e.result.history["loss"]) == 0

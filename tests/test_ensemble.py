@@ -3,9 +3,10 @@ import pytest
 import torch
 
 import equations
-from pinndd import PinnddError, TrainConfig, derivatives, forward, methods, train
-from pinndd.ensemble import EnsembleMLP, train_ensemble
-from pinndd.nn import MLP
+from pinndd import PinnddError, TrainConfig, methods, train
+from pinndd.engine import derivatives, forward
+from pinndd.engine.ensemble import EnsembleMLP, train_ensemble
+from pinndd.engine.nn import MLP
 from pinndd.problem import coords
 
 TOL = dict(rtol=1e-10, atol=1e-10)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import equations
-from pinndd.derivatives import autograd_partials
+from pinndd.engine.derivatives import autograd_partials
 
 CASES = [
     ("heat", {}),

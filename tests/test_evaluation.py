@@ -4,7 +4,7 @@ import torch
 
 import equations
 from pinndd import PinnddError, evaluate
-from pinndd.evaluation import errors
+from pinndd.engine.evaluation import errors
 
 
 def test_error_formulas():

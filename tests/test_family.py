@@ -1,5 +1,5 @@
 """The family task (pinndd.family), the family distillers (pinndd.methods.family_kit) and the
-family benchmark's evaluator (pinndd.family_eval): held-out values kept apart from made-on
+family benchmark's evaluator (pinndd.eval.family): held-out values kept apart from made-on
 values, fine-tunes that leave the warm start alone, many values as one ensemble equal to
 separate fine-tunes, kits that round-trip through files, and costs that add up."""
 
@@ -13,10 +13,10 @@ import torch
 
 import equations
 from pinndd import PinnddError, TrainConfig, methods
-from pinndd.evaluation import predict, residuals
+from pinndd.engine.evaluation import predict, residuals
 from pinndd.family import FamilyTask, Kit, fine_tune, fine_tune_many
-from pinndd.family_eval import SeedRun, summarise
-from pinndd.training import make_model
+from pinndd.eval.family import SeedRun, summarise
+from pinndd.engine.training import make_model
 
 TINY = TrainConfig(width=6, depth=2, adam_steps=12, lr=1e-2, dtype="float64", progress=False)
 SMOKE = dict(protocol="smoke", warm_dense=48, pool_size=256, progress=False)

@@ -37,8 +37,8 @@ from pinndd.influence import (
     jvp,
     point_influence,
 )
-from pinndd.nn import PINN
-from pinndd.training import make_model
+from pinndd.engine.nn import PINN
+from pinndd.engine.training import make_model
 
 BOX = Box(names=("x", "y"), lower=(0.0, 0.0), upper=(1.0, 1.0))
 

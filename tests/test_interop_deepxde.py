@@ -7,9 +7,9 @@ import torch
 
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, methods
-from pinndd.derivatives import partials
+from pinndd.engine.derivatives import partials
 from pinndd.problem import coords
-from pinndd.training import make_model
+from pinndd.engine.training import make_model
 
 pytest.importorskip("deepxde")
 

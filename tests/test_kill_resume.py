@@ -19,7 +19,7 @@ import pytest
 import equations
 from pinndd import methods
 from pinndd.errors import Interrupted
-from pinndd.methods.label_exchange import LabelExchange
+from pinndd.methods.labelled.label_exchange import LabelExchange
 
 CASES = {
     "gradient_matching": (dict(width=6, depth=2, dense=64, n_experts=1, expert_steps=20, expert_every=5,
@@ -38,7 +38,7 @@ import torch
 torch.set_num_threads(1)
 import equations
 from pinndd import methods
-from pinndd.methods.distill import Checkpointed
+from pinndd.methods.distill.loop import Checkpointed
 name, folder, settings, budget, seed = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 write = Checkpointed._write_npz
 def slow(path, arrays):

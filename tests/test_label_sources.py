@@ -18,7 +18,8 @@ import torch
 
 import equations
 import pinndd
-from pinndd import PinnddError, TrainConfig, methods, ood
+from pinndd import PinnddError, TrainConfig, methods
+from pinndd.eval import ood
 from pinndd.parametric import train_parametric
 from pinndd.teacher import label, reference_teacher, train_teacher
 
@@ -207,7 +208,7 @@ def test_one_check_serves_kits_and_other_parameters(heat, sobol_set):
     broken = replace(sobol_set, metadata={**sobol_set.metadata, "made_on": {"param": "TL", "values": ["x"]}})
     with pytest.raises(PinnddError, match="non-numeric"):
         ood.retrain_ood(heat, broken, "TL", [0.5], TINY, seeds=(0,))
-    assert pinndd.ood.made_on(sobol_set.metadata) is None
+    assert pinndd.eval.ood.made_on(sobol_set.metadata) is None
 
 
 # ---------------------------------------------------------------------------------------------

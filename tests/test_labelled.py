@@ -8,9 +8,9 @@ import torch
 
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, methods, train
-from pinndd.losses import TensorPoints, loss_terms, total_loss
+from pinndd.engine.losses import TensorPoints, loss_terms, total_loss
 from pinndd.teacher import from_model, label, reference_teacher
-from pinndd.training import make_model
+from pinndd.engine.training import make_model
 
 TINY = TrainConfig(width=8, depth=2, adam_steps=20, log_every=10, progress=False)
 
@@ -87,7 +87,7 @@ def test_teacher_scale_lengthens_the_teacher_only(name):
     """``teacher_scale`` multiplies the teacher's Adam and L-BFGS steps (one setting shared by
     every labelling method); the relabelling path rebuilds the same teacher from the metadata."""
     from pinndd import protocols
-    from pinndd.ood import teacher_like
+    from pinndd.eval.ood import teacher_like
 
     base = protocols.get("smoke").train
     m = methods.get(name, teacher_dense=32, teacher_protocol="smoke", teacher_scale=2.5)
@@ -110,8 +110,8 @@ def test_teacher_candidates_keep_the_lowest_heldout_physics_loss(heat):
     """Best-of-k teachers: the kept one has the lowest held-out physics loss (no reference used),
     candidate 0 is the single teacher, and relabelling rebuilds the same selection."""
     from pinndd import protocols
-    from pinndd.evaluation import physics_loss
-    from pinndd.ood import teacher_like
+    from pinndd.engine.evaluation import physics_loss
+    from pinndd.eval.ood import teacher_like
     from pinndd.teacher import train_teacher
 
     cfg = replace(protocols.get("smoke").train, seed=5)  # teacher_seed=5 seeds the points and the network
@@ -137,7 +137,7 @@ def test_teacher_runs_kept_on_disk_are_reused_without_pickle(heat, tmp_path, mon
     match its key, is truncated or is not an array file is ignored and retrained; the key
     changes with the training code."""
     from pinndd import protocols, teacher, teacher_cache
-    from pinndd.evaluation import predict
+    from pinndd.engine.evaluation import predict
 
     monkeypatch.setenv(teacher_cache.CACHE_ENV, str(tmp_path))
     cfg = protocols.get("smoke").train
@@ -147,7 +147,7 @@ def test_teacher_runs_kept_on_disk_are_reused_without_pickle(heat, tmp_path, mon
     with np.load(files[0], allow_pickle=False) as f:  # readable without pickle
         assert json.loads(str(f["metadata"]))["cost_seconds"] == cost
     calls = []
-    monkeypatch.setattr("pinndd.training.train", lambda *a, **k: calls.append(1) or pytest.fail("retrained"))
+    monkeypatch.setattr("pinndd.engine.training.train", lambda *a, **k: calls.append(1) or pytest.fail("retrained"))
     again, cost2 = teacher.dense_run(heat, 64, cfg, seed=3)
     assert not calls and cost2 == cost
     pts = methods.get("uniform").make(heat, 32, seed=1).interior

@@ -7,7 +7,7 @@ from scipy.stats import qmc
 import equations
 from pinndd import BudgetRule, PinnddError, methods
 from pinndd.cost import PARTS, Cost
-from pinndd.methods.sampling import KINDS, sample_unit
+from pinndd.methods.sampling.qmc import KINDS, sample_unit
 
 METHODS = methods.names()
 #: Settings that keep every method to seconds in tests (tiny teachers and warm-ups).

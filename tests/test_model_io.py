@@ -7,7 +7,7 @@ import torch
 import equations
 from pinndd import PinnddError, TrainConfig, methods, train
 from pinndd.model_io import load_model, read_model, save_model
-from pinndd.training import make_model
+from pinndd.engine.training import make_model
 
 
 def _same(a, b, x):

@@ -6,8 +6,8 @@ from scipy.spatial import cKDTree
 
 import equations
 from pinndd import BudgetRule, PinnddError, PointSet, methods
-from pinndd.methods.nested import anytime_order, order_pointset, prefix
-from pinndd.methods.sampling import sample_unit
+from pinndd.methods.adaptive.nested import anytime_order, order_pointset, prefix
+from pinndd.methods.sampling.qmc import sample_unit
 
 
 def covering_radius(points: np.ndarray, probe: np.ndarray) -> float:

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 import pinndd
-from pinndd import PinnddError, ShiftFamily, TrainConfig, methods, ood
+from pinndd import PinnddError, ShiftFamily, TrainConfig, methods
+from pinndd.eval import ood
 from pinndd.teacher import Teacher, label, labels_teacher, reference_teacher
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lr=1e-2, progress=False, log_every=10)
@@ -20,7 +21,7 @@ TINY = TrainConfig(width=8, depth=1, adam_steps=20, lr=1e-2, progress=False, log
 
 class HeatReference(nn.Module):
     """The heat reference at fixed parameters, as a float64 torch model (a dummy float64
-    parameter makes :func:`pinndd.evaluation.predict` keep float64)."""
+    parameter makes :func:`pinndd.engine.evaluation.predict` keep float64)."""
 
     def __init__(self, params):
         super().__init__()

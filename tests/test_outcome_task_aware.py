@@ -16,9 +16,9 @@ import torch
 
 import equations
 from pinndd import BudgetRule, PinnddError, methods
-from pinndd.methods.distill import step_generator
-from pinndd.methods.outcome import dense_subset, repulsion_energy, unroll
-from pinndd.methods.task_aware import draw_shifts, resolve_task
+from pinndd.methods.distill.loop import step_generator
+from pinndd.methods.distill.outcome import dense_subset, repulsion_energy, unroll
+from pinndd.methods.distill.task_aware import draw_shifts, resolve_task
 
 BUDGET = 12
 TINY = dict(width=6, depth=2, dense=64, progress=False)
@@ -63,7 +63,7 @@ def test_unroll_is_plain_sgd_and_adam():
 
 def test_dense_subset_and_repulsion():
     ps = methods.get("sobol").make(equations.get("heat"), 40, seed=0)
-    from pinndd.losses import TensorPoints
+    from pinndd.engine.losses import TensorPoints
 
     tp = TensorPoints.from_pointset(ps, torch.float64, "cpu")
     sub = dense_subset(tp, 10, torch.Generator().manual_seed(1))
@@ -183,7 +183,7 @@ def test_family_that_moves_no_condition(heat):
 def test_task_aware_trains_under_the_shifted_conditions(heat):
     """The objective at a step equals the hand-computed one: fresh students trained on the set
     with the *shifted* condition targets, scored on the shifted dense loss."""
-    from pinndd.methods.outcome import physics_loss
+    from pinndd.methods.distill.outcome import physics_loss
 
     d = distiller("task_aware", outer_steps=0, dtype="float64", shift_family="TR", n_shifts=2, inner_steps=3,
                   dense_batch=None)

@@ -10,9 +10,10 @@ import torch
 
 import equations
 import pinndd
-from pinndd import PinnddError, TrainConfig, derivatives
-from pinndd.nn import MLP
-from pinndd.ood import retrain_ood
+from pinndd import PinnddError, TrainConfig
+from pinndd.engine import derivatives
+from pinndd.engine.nn import MLP
+from pinndd.eval.ood import retrain_ood
 from pinndd.parametric import (
     FixedParameter,
     ParametricProblem,
@@ -178,7 +179,7 @@ def test_tiny_parametric_training_lowers_the_loss_and_evaluates_out_of_range(tra
     assert [(r["value"], r["in_distribution"]) for r in rows] == [(-0.2, True), (0.0, True), (0.2, True), (0.8, False)]
     for r in rows:  # the numbers are the fixed-parameter network's errors against the shifted reference
         grid = heat.evaluation_points()
-        u = pinndd.evaluation.predict(FixedParameter(res.model, r["value"]), grid)
+        u = pinndd.engine.evaluation.predict(FixedParameter(res.model, r["value"]), grid)
         ref = heat.with_params(TL=r["value"]).reference(grid)
         assert r["l2re"] == pytest.approx(np.linalg.norm(u - ref) / np.linalg.norm(ref), rel=1e-9)
         assert np.isfinite(r["residual_mse"])
@@ -200,7 +201,7 @@ def test_parametric_teacher_relabels_for_the_shift(trained):
     t = teacher_factory(shifted)
     assert t.source == "parametric-pinn" and t.params == dict(shifted.params) and t.info["in_distribution"] is False
     ps = pinndd.methods.get("sobol").make(heat, 16, seed=1)
-    direct = pinndd.evaluation.predict(res.model, res.problem.base_points(ps.interior, 0.5))
+    direct = pinndd.engine.evaluation.predict(res.model, res.problem.base_points(ps.interior, 0.5))
     np.testing.assert_allclose(t.predict(ps.interior), direct)
     relabelled = label(ps, t)
     pinndd.train(shifted, relabelled, TrainConfig(width=8, depth=1, adam_steps=5, progress=False))  # accepted

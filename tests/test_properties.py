@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinndd import Box, PointSet
-from pinndd.methods.sampling import KINDS, sample_unit
+from pinndd.methods.sampling.qmc import KINDS, sample_unit
 
 names = st.lists(st.sampled_from("xyztsw"), min_size=1, max_size=4, unique=True)
 

@@ -4,7 +4,7 @@ import torch
 
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, TrainingDiverged, evaluate, methods, residual_mse, train
-from pinndd.losses import TensorPoints, loss_terms
+from pinndd.engine.losses import TensorPoints, loss_terms
 
 TINY = TrainConfig(width=8, depth=2, adam_steps=30, lr=1e-3, log_every=10, progress=False)
 
@@ -33,9 +33,9 @@ def test_weighted_loss_is_mean_of_weighted_squares():
     """L_pde = (1/n) sum w r^2: checked against the formula, and scaling the weights scales it."""
     problem = equations.get("heat")
     ps = methods.get("sobol").make(problem, 8, seed=0)
-    from pinndd.derivatives import partials
+    from pinndd.engine.derivatives import partials
     from pinndd.problem import coords
-    from pinndd.training import make_model
+    from pinndd.engine.training import make_model
 
     model = make_model(problem, TrainConfig(dtype="float64"))
     w = np.linspace(0.5, 1.5, 8)

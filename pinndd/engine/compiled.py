@@ -13,7 +13,7 @@ Two graphs are compiled with :func:`torch.compile`, both needing the forward der
   (Burgers, 3x32 tanh, float32, 1 thread, 2-core CPU under load from other jobs;
   ``experiments/throughput.py``): see experiments/RESULTS.md §6.
 
-Both are *functional*: they take the network's tensors (a :class:`pinndd.forward.NetView`) and
+Both are *functional*: they take the network's tensors (a :class:`pinndd.engine.forward.NetView`) and
 the points as inputs and close over no model, so one compilation serves every fresh model of
 the same architecture, point shapes, problem and loss weights in the process (sweeps over
 seeds and methods compile once per budget); each cache key gets its own code object, so

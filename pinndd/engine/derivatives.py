@@ -7,8 +7,8 @@ Two engines give the same answers:
   themselves, so that when the points are learnable and the network's parameters already
   depend on them (unrolled distillation) the result is the partial derivative, not the total one.
 - ``"forward"``: value and derivatives propagated layer by layer through an MLP, or through
-  all members of an :class:`~pinndd.ensemble.EnsembleMLP` at once with batched matrix
-  products (:mod:`pinndd.forward`), when that module is present and supports the model.
+  all members of an :class:`~pinndd.engine.ensemble.EnsembleMLP` at once with batched matrix
+  products (:mod:`pinndd.engine.forward`), when that module is present and supports the model.
 
 ``"auto"`` picks the forward engine whenever it supports the model, else autograd.
 """
@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .domain import Box
-from .errors import PinnddError
-from .problem import parse_partial
+from ..domain import Box
+from ..errors import PinnddError
+from ..problem import parse_partial
 
 ENGINES = ("auto", "autograd", "forward")
 
@@ -73,8 +73,8 @@ def partials(
     Parameters
     ----------
     model:
-        Maps points ``(n, d)`` to ``u`` of shape ``(n,)`` (e.g. :class:`pinndd.nn.PINN`), or
-        ``(K, n, d)`` to ``(K, n)`` (an :class:`~pinndd.ensemble.EnsembleMLP`; the partials
+        Maps points ``(n, d)`` to ``u`` of shape ``(n,)`` (e.g. :class:`pinndd.engine.nn.PINN`), or
+        ``(K, n, d)`` to ``(K, n)`` (an :class:`~pinndd.engine.ensemble.EnsembleMLP`; the partials
         then have shape ``(K, n)``).
     engine:
         ``"auto"``, ``"autograd"`` or ``"forward"`` (see the module docstring).

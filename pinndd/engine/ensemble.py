@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import PinnddError
+from ..errors import PinnddError
 from .losses import TensorPoints
 from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
-from .pointset import PointSet
+from ..pointset import PointSet
 from .training import TrainConfig, TrainResult, check_labels, make_model, optimise, term_names
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from . import derivatives
-from .errors import PinnddError
-from .problem import coords
+from ..errors import PinnddError
+from ..problem import coords
 
 
 def _model_dtype_device(model: torch.nn.Module) -> tuple[torch.dtype, torch.device]:

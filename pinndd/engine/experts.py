@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import PinnddError
+from ..errors import PinnddError
 from .losses import TensorPoints, loss_terms, total_loss
 from .nn import MLP, PINN, resolve_dtype
 

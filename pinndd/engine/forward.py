@@ -1,4 +1,4 @@
-"""Forward derivative propagation through an MLP (the ``"forward"`` engine of :mod:`pinndd.derivatives`).
+"""Forward derivative propagation through an MLP (the ``"forward"`` engine of :mod:`pinndd.engine.derivatives`).
 
 Value, first and second derivatives w.r.t. the input coordinates are pushed through the
 network layer by layer (forward-Laplacian style) instead of differentiating the output
@@ -16,11 +16,11 @@ points, and parameters substituted with :func:`torch.func.functional_call` are u
 read through ordinary attribute access, ``layer.weight``). The derivatives are partial
 derivatives at fixed parameters by construction, as the autograd engine's.
 
-An :class:`~pinndd.ensemble.EnsembleMLP` (weights ``(K, fan_in, fan_out)``, points
+An :class:`~pinndd.engine.ensemble.EnsembleMLP` (weights ``(K, fan_in, fan_out)``, points
 ``(K, n, d)``) runs the same recurrences for all K members at once: ``torch.baddbmm`` /
 ``torch.bmm`` in place of ``F.linear``, first-layer columns ``(K, 1, width)``. Both kinds of
 network are read through a :class:`NetView` (the tensors only), which is also what the
-compiled training step (:mod:`pinndd.compiled`) passes into its graph. Only one backward
+compiled training step (:mod:`pinndd.engine.compiled`) passes into its graph. Only one backward
 pass is then needed per training step, so :func:`torch.compile` (whose inductor backend
 cannot compile a double backward) can compile the whole step; step times of every path are in
 experiments/RESULTS.md §6 (``experiments/throughput.py``).
@@ -60,10 +60,10 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .domain import Box
-from .errors import PinnddError
+from ..domain import Box
+from ..errors import PinnddError
 from .nn import ACTIVATIONS, MLP, PINN
-from .problem import parse_partial
+from ..problem import parse_partial
 
 #: ``log(sqrt(2 pi))``, for the standard normal density in ``gelu``.
 _LOG_SQRT_2PI = 0.9189385332046727
@@ -139,11 +139,11 @@ class NetView(NamedTuple):
     :func:`view` builds one from a module (reading ``layer.weight`` and friends by attribute,
     so parameters substituted by :func:`torch.func.functional_call` are seen); a view built
     directly from tensors is itself a valid ``model`` for :func:`supports`, :func:`partials`
-    and :func:`pinndd.derivatives.partials`, which is how the compiled training step
-    (:mod:`pinndd.compiled`) passes parameters into a graph that no module object is part of.
+    and :func:`pinndd.engine.derivatives.partials`, which is how the compiled training step
+    (:mod:`pinndd.engine.compiled`) passes parameters into a graph that no module object is part of.
 
     ``weights[i]`` is ``(out, in)`` and ``biases[i]`` ``(out,)`` (``nn.Linear`` layout) when
-    ``batched`` is false; ``(K, in, out)`` and ``(K, 1, out)`` (:class:`~pinndd.ensemble.EnsembleMLP`
+    ``batched`` is false; ``(K, in, out)`` and ``(K, 1, out)`` (:class:`~pinndd.engine.ensemble.EnsembleMLP`
     layout, points ``(K, n, d)``) when it is true.
     """
 
@@ -159,8 +159,8 @@ def view(model) -> NetView | None:
     """The :class:`NetView` computing ``model``'s output unchanged, or ``None`` when the
     forward engine cannot run ``model``.
 
-    Supported: a :class:`~pinndd.nn.MLP` or :class:`~pinndd.ensemble.EnsembleMLP` (or a
-    :class:`~pinndd.nn.PINN` with ``hard=False`` around either) with an activation in
+    Supported: a :class:`~pinndd.engine.nn.MLP` or :class:`~pinndd.engine.ensemble.EnsembleMLP` (or a
+    :class:`~pinndd.engine.nn.PINN` with ``hard=False`` around either) with an activation in
     :data:`RULES` and at least one hidden layer, or a :class:`NetView`.
     """
     from .ensemble import EnsembleMLP  # ensemble imports the trainer, which reaches this module

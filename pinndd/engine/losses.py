@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import torch
 
 from . import derivatives
-from .pointset import PointSet
-from .problem import coords
+from ..pointset import PointSet
+from ..problem import coords
 
 
 @dataclass

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .domain import Box
-from .errors import PinnddError
+from ..domain import Box
+from ..errors import PinnddError
 
 #: Activations by name. Smooth ones only where second derivatives are needed.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

@@ -5,7 +5,7 @@ tensor on the device and read back every ``log_every`` steps, where non-finite v
 detected and reported with the step and the term that blew up.
 
 With ``TrainConfig(compile=True)`` each Adam step (loss, gradient and update) is one
-:func:`torch.compile` graph and L-BFGS evaluates a compiled loss (:mod:`pinndd.compiled`);
+:func:`torch.compile` graph and L-BFGS evaluates a compiled loss (:mod:`pinndd.engine.compiled`);
 compiling needs the forward derivative engine. :data:`COMPILE_LOG` records every compilation.
 """
 
@@ -25,13 +25,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
-from .errors import PinnddError, TrainingDiverged
+from ..errors import PinnddError, TrainingDiverged
 from .evaluation import evaluate
-from .labels import check_for
+from ..labels import check_for
 from .losses import TensorPoints
 from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
-from .pointset import PointSet
-from .problem import coords
+from ..pointset import PointSet
+from ..problem import coords
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class TrainConfig:
         Derivative engine, ``"auto"``, ``"autograd"`` or ``"forward"``.
     compile:
         Compile each Adam step (loss, gradient and update in one graph) and L-BFGS's loss with
-        :func:`torch.compile` (:mod:`pinndd.compiled`). Needs the forward engine
+        :func:`torch.compile` (:mod:`pinndd.engine.compiled`). Needs the forward engine
         (``engine="auto"`` or ``"forward"``; ``"autograd"`` raises); a model the forward engine
         does not support (a hard-constraint transform) trains eagerly with a warning. Costs a
         compilation per graph (tens of seconds measured on a 2-core CPU, cold) once per

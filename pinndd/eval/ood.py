@@ -60,12 +60,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import PinnddError
-from .evaluation import evaluate, residual_mse
-from .pointset import PointSet
-from .problem import Problem, ShiftFamily
-from .teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
-from .training import TrainConfig, train
+from ..errors import PinnddError
+from ..engine.evaluation import evaluate, residual_mse
+from ..pointset import PointSet
+from ..problem import Problem, ShiftFamily
+from ..teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
+from ..engine.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
@@ -418,7 +418,7 @@ def _train_seeds(problem: Problem, ps: PointSet, config: TrainConfig, seeds: Seq
     if use_ensemble and config.hard:
         raise PinnddError("ensemble training does not support hard=True; pass ensemble=False or hard=False")
     if use_ensemble and len(seeds) > 1:
-        from .ensemble import train_ensemble
+        from ..engine.ensemble import train_ensemble
 
         return train_ensemble(problem, ps, config, seeds).results
     return [train(problem, ps, replace(config, seed=int(s))) for s in seeds]
@@ -449,7 +449,7 @@ def retrain_ood(
     problem ``problem.with_params(param=mu)``; the set's coordinates and weights (labels from the
     label source, :func:`shifted_pointset`, charged to the value, :func:`label_seconds`); one
     PINN per seed (``config`` with ``seed``; all seeds at once with
-    :func:`pinndd.ensemble.train_ensemble` unless ``config.hard`` or ``ensemble=False``, same
+    :func:`pinndd.engine.ensemble.train_ensemble` unless ``config.hard`` or ``ensemble=False``, same
     results as separate runs); errors against the shifted reference.
 
     Parameters

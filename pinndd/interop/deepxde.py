@@ -49,10 +49,10 @@ import torch
 
 from ..domain import Box
 from ..errors import PinnddError
-from ..evaluation import evaluate
+from ..engine.evaluation import evaluate
 from ..pointset import PointSet
 from ..problem import Problem, canonical_partial, dirichlet, initial_value, neumann, parse_partial, periodic
-from ..training import TrainConfig, check_labels, make_model, train
+from ..engine.training import TrainConfig, check_labels, make_model, train
 
 log = logging.getLogger(__name__)
 

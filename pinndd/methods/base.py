@@ -23,8 +23,8 @@ from ..cost import measure
 from ..budget import DEFAULT_RULE, BudgetRule, as_integer, check_budget
 from ..errors import PinnddError
 from ..pointset import PointSet
-from ..training import check_problem
-from .sampling import sample_face, sample_unit
+from ..engine.training import check_problem
+from .sampling.qmc import sample_face, sample_unit
 
 _REGISTRY: dict[str, type[PointSetMethod]] = {}
 

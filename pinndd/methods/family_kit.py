@@ -20,7 +20,7 @@ residual passes over the pool.
 dense set, computed once at each made-on value (``M`` dense fine-tunes). Starting from
 ``init`` (default ``family_rad``), round ``r`` picks a made-on value (cycling in a seeded
 order), fine-tunes the warm start on the current set and on a proposal (the
-:class:`~pinndd.methods.label_exchange.LabelExchange` move: drop the points whose
+:class:`~pinndd.methods.labelled.label_exchange.LabelExchange` move: drop the points whose
 neighbourhood is fitted best, add candidates drawn in proportion to the fine-tune's distance to
 the target) and keeps the proposal when its fine-tune is closer to the target on validation
 points the sets never contain:
@@ -47,15 +47,15 @@ from .. import protocols
 from ..budget import DEFAULT_RULE
 from ..cost import charge
 from ..errors import PinnddError
-from ..evaluation import predict, residuals
+from ..engine.evaluation import predict, residuals
 from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, timed, warm_copy
 from ..pointset import PointSet
-from ..training import show_progress, train
-from .adaptive import rad_indices
+from ..engine.training import show_progress, train
+from .adaptive.rad import rad_indices
 from .base import PointSetMethod, condition_points, interior_points, register
-from .distill import step_seed
-from .label_exchange import LabelExchange
-from .warmup import derive_seed
+from .distill.loop import step_seed
+from .labelled.label_exchange import LabelExchange
+from .adaptive.warmup import derive_seed
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ Meets Provable Subset Selection" (2023), and the sensitivity framework of Feldma
 
 Both methods start, like the residual-adaptive ones, from the absolute residual :math:`|r_i|`
 of a short warm-up PINN on :math:`N` Sobol candidates :math:`x_i`
-(:mod:`pinndd.methods.warmup`), keep the shared condition points, and return ``budget``
+(:mod:`pinndd.methods.adaptive.warmup`), keep the shared condition points, and return ``budget``
 weighted interior points whose weighted loss estimates the dense one,
 
 .. math:: \frac1n \sum_{i \in S} w_i\, r(x_i)^2 \approx \frac1N \sum_{j=1}^N r(x_j)^2,
@@ -47,7 +47,7 @@ which bounds the share :math:`f_i / \sum_j f_j` for every loss
 warm-up's residual plus any cluster-wise error level), because
 :math:`(a + b)/(A + B) \le \max(a/A, b/B)`. With ``clusters=1`` the second term is the uniform
 :math:`1/N` and the draw is that of ``residual_is`` with ``floor=1``. Points are taken by
-ordered pivotal sampling (:func:`pinndd.methods.warmup.pps_sample`) with inclusion
+ordered pivotal sampling (:func:`pinndd.methods.adaptive.warmup.pps_sample`) with inclusion
 probabilities :math:`\pi_i = \min(1, \lambda s_i)`, :math:`\sum_i \pi_i = n`, over the pool
 sorted by cluster (so each cluster gets within two points of its expected count),
 instead of i.i.d. draws, which would repeat points. The weights are Horvitz-Thompson,
@@ -61,8 +61,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..pointset import PointSet
-from .base import register
+from ...pointset import PointSet
+from ..base import register
 from .warmup import WarmupMethod, check_int, check_number, pps_sample, selection_rng
 
 

@@ -5,7 +5,7 @@ Functions for Resampling Data in Physics-Informed Neural Networks", arXiv 2506.1
 scores candidate points by influence functions and draws them from a RAD-like density of the
 score. Here, at a fixed budget:
 
-1. the shared warm-up PINN (:mod:`pinndd.methods.warmup`: Sobol set of the budget, shared
+1. the shared warm-up PINN (:mod:`pinndd.methods.adaptive.warmup`: Sobol set of the budget, shared
    condition points, ``warmup_steps`` Adam steps) and its pool of ``N`` Sobol candidates;
 2. for every candidate :math:`x`, the predicted change of a quantity :math:`Q` when :math:`x` is
    added to the warm-up's interior (:func:`pinndd.influence.candidate_influence`: one
@@ -33,11 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PinnddError
-from ..influence import HESSIANS, METHODS, candidate_influence, held_out_set
-from ..pointset import PointSet
-from .adaptive import rad_indices
-from .base import register
+from ...errors import PinnddError
+from ...influence import HESSIANS, METHODS, candidate_influence, held_out_set
+from ...pointset import PointSet
+from .rad import rad_indices
+from ..base import register
 from .warmup import WarmupMethod, check_int, check_number, derive_seed, selection_rng
 
 #: Tag of the seed of the held-out condition points (the warm-up uses 1-3).

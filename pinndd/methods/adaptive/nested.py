@@ -16,14 +16,14 @@ local density: a max-min packing whose local spacing is :math:`\propto p^{-1/d}`
 number of points per volume is :math:`\propto p`, at *every* prefix (greedy farthest-point
 ordering is within a factor 2 of the best covering radius at every prefix; Gonzalez 1985). With
 :math:`p` constant this is plain farthest-point sampling (maximal coverage); here :math:`p` is
-the RAD density of a warm-up network's residual (:mod:`pinndd.methods.adaptive`),
+the RAD density of a warm-up network's residual (:mod:`pinndd.methods.adaptive.rad`),
 
 .. math:: p_i = \frac{|r_i|^k}{\frac1N \sum_j |r_j|^k} + c ,
 
 so prefixes combine the coverage that wins at small budgets with the residual refinement that
 helps at larger ones. ``k = 0`` skips the warm-up and gives farthest-point sampling of the pool.
 
-**One construction, every budget.** The warm-up PINN (:mod:`pinndd.methods.warmup`), the pool
+**One construction, every budget.** The warm-up PINN (:mod:`pinndd.methods.adaptive.warmup`), the pool
 and the ordering depend on ``max(budget, max_budget)`` and the seed only (the warm-up's condition points follow the
 default budget rule at that size); ``make(budget=b)``
 returns the first ``b`` points of the order. Condition points are the shared Sobol ones, whose
@@ -42,11 +42,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..budget import DEFAULT_RULE, BudgetRule
-from ..errors import PinnddError
-from ..pointset import PointSet
-from .adaptive import rad_probabilities
-from .base import condition_points, interior_points, register
+from ...budget import DEFAULT_RULE, BudgetRule
+from ...errors import PinnddError
+from ...pointset import PointSet
+from .rad import rad_probabilities
+from ..base import condition_points, interior_points, register
 from .warmup import _TAG_POOL, WarmupMethod, check_int, check_number, default_pool_size, derive_seed
 
 

@@ -1,7 +1,7 @@
 r"""Residual-adaptive point selection at a fixed budget: RAD, RAR-D and residual importance sampling.
 
 All three read the absolute residual :math:`|r_i|` of a short warm-up PINN on a pool of
-:math:`N` Sobol candidates (:mod:`pinndd.methods.warmup`; the warm-up trains on the Sobol set of
+:math:`N` Sobol candidates (:mod:`pinndd.methods.adaptive.warmup`; the warm-up trains on the Sobol set of
 the same budget with the shared condition points). Condition points are the shared Sobol ones
 (:func:`pinndd.methods.base.condition_points`); only the interior is chosen. Every random draw
 comes from ``numpy.random.default_rng`` seeded from the method seed.
@@ -32,7 +32,7 @@ probability
           q_i = r_i^2 + \beta\, \frac1N \sum_j r_j^2,\qquad \sum_i \pi_i = n,
 
 (``beta = floor``, default 0.1; the floor keeps every candidate reachable and the weights
-bounded), by pivotal sampling in random order (:func:`pinndd.methods.warmup.pps_sample`),
+bounded), by pivotal sampling in random order (:func:`pinndd.methods.adaptive.warmup.pps_sample`),
 which draws exactly ``n`` distinct points with exactly these inclusion probabilities. The
 weights are the Horvitz-Thompson ones
 
@@ -54,11 +54,11 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import charge
-from ..errors import PinnddError
-from ..pointset import PointSet
-from ..training import TrainConfig, train
-from .base import register
+from ...cost import charge
+from ...errors import PinnddError
+from ...pointset import PointSet
+from ...engine.training import TrainConfig, train
+from ..base import register
 from .warmup import Warmup, WarmupMethod, check_int, check_number, pps_sample, residual_abs, selection_rng
 
 #: Added to the RAD probabilities (relative to their mean) so that ``c = 0`` never leaves fewer

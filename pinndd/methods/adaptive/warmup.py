@@ -1,7 +1,7 @@
 """The shared warm-up PINN and the residual on a candidate pool, for residual-driven methods.
 
-Residual-adaptive methods (:mod:`pinndd.methods.adaptive`) and coresets
-(:mod:`pinndd.methods.coreset`) choose points from a pool of candidates by the PDE residual of a
+Residual-adaptive methods (:mod:`pinndd.methods.adaptive.rad`) and coresets
+(:mod:`pinndd.methods.adaptive.coreset`) choose points from a pool of candidates by the PDE residual of a
 network. That network is a short *warm-up* PINN, built here and only here:
 
 1. the training set is the Sobol set of the same budget (``interior_points(problem, "sobol",
@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import derivatives
-from ..cost import charge
-from ..errors import PinnddError
-from ..nn import PINN
-from ..pointset import PointSet
-from ..problem import coords
-from ..training import TrainConfig, train
-from .base import PointSetMethod, condition_points, interior_points
+from ...engine import derivatives
+from ...cost import charge
+from ...errors import PinnddError
+from ...engine.nn import PINN
+from ...pointset import PointSet
+from ...problem import coords
+from ...engine.training import TrainConfig, train
+from ..base import PointSetMethod, condition_points, interior_points
 
 #: Tags separating the seeds derived from one method seed.
 _TAG_NET, _TAG_POOL, _TAG_SELECT = 1, 2, 3

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import PinnddError
-from ..experts import unflatten
-from .base import register
-from .distill import DistillContext, StateSampled, layerwise_cosine_distance
+from ...errors import PinnddError
+from ...engine.experts import unflatten
+from ..base import register
+from .loop import DistillContext, StateSampled, layerwise_cosine_distance
 from .synthetic import SyntheticSet
 
 
@@ -66,7 +66,7 @@ class GradientMatching(StateSampled):
     ----------
     match:
         ``"adam"`` (expert checkpoints compare Adam update directions) or ``"gradient"``.
-    (and the state settings of :class:`~pinndd.methods.distill.StateSampled`)
+    (and the state settings of :class:`~pinndd.methods.distill.loop.StateSampled`)
     """
 
     name = "gradient_matching"

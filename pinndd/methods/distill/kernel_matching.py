@@ -40,10 +40,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import derivatives
-from ..errors import PinnddError
-from .base import register
-from .distill import DistillContext, StateSampled
+from ...engine import derivatives
+from ...errors import PinnddError
+from ..base import register
+from .loop import DistillContext, StateSampled
 from .synthetic import SyntheticSet
 
 
@@ -72,7 +72,7 @@ class KernelMatching(StateSampled):
     ----------
     ridge:
         ``lambda = ridge * tr(K_ss) / n_s``.
-    (and the state settings of :class:`~pinndd.methods.distill.StateSampled`)
+    (and the state settings of :class:`~pinndd.methods.distill.loop.StateSampled`)
     """
 
     name = "kernel_matching"

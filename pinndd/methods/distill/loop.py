@@ -1,11 +1,11 @@
 """The shared machinery of dataset distillers (family ``"distiller"``).
 
 A distiller learns the coordinates (and optionally the weights) of a
-:class:`~pinndd.methods.synthetic.SyntheticSet` by minimising an *outer objective* that compares
+:class:`~pinndd.methods.distill.synthetic.SyntheticSet` by minimising an *outer objective* that compares
 the synthetic set with a dense reference set through networks trained on them:
 
 1. the dense set (``dense`` Sobol interior points, condition points by the budget rule) and
-   ``n_experts`` expert trajectories on it (:func:`pinndd.experts.train_experts`) are built once
+   ``n_experts`` expert trajectories on it (:func:`pinndd.engine.experts.train_experts`) are built once
    per problem and settings in a process (cached);
 2. the synthetic set starts from the registered method ``init`` (default ``"sobol"``) at the
    same budget and seed;
@@ -49,17 +49,17 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .. import derivatives
-from ..budget import DEFAULT_RULE
-from ..cost import charge
-from ..errors import Interrupted, PinnddError
-from ..experts import ExpertSet, make_student, param_layout, train_experts
-from ..losses import TensorPoints
-from ..nn import resolve_dtype
-from ..pointset import read_npz, write_npz
-from ..problem import coords
-from ..training import show_progress
-from .base import PointSetMethod, get
+from ...engine import derivatives
+from ...budget import DEFAULT_RULE
+from ...cost import charge
+from ...errors import Interrupted, PinnddError
+from ...engine.experts import ExpertSet, make_student, param_layout, train_experts
+from ...engine.losses import TensorPoints
+from ...engine.nn import resolve_dtype
+from ...pointset import read_npz, write_npz
+from ...problem import coords
+from ...engine.training import show_progress
+from ..base import PointSetMethod, get
 from .synthetic import SyntheticSet
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class DistillContext:
 
     def fresh(self, rng: torch.Generator) -> OrderedDict[str, torch.Tensor]:
         """A fresh initialisation drawn from ``rng``: Glorot-normal weights
-        ``N(0, 2 / (fan_in + fan_out))`` and zero biases, as :class:`pinndd.nn.MLP`."""
+        ``N(0, 2 / (fan_in + fan_out))`` and zero biases, as :class:`pinndd.engine.nn.MLP`."""
         out: OrderedDict[str, torch.Tensor] = OrderedDict()
         for name, shape in self.layout:
             if len(shape) == 2:

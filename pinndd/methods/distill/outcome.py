@@ -6,7 +6,7 @@ kernel fit). At outer step ``k`` (all randomness from the step's generator, seed
 ``(seed, k)``):
 
 1. draw ``S = students`` fresh initialisations ``theta_0^(s)`` (Glorot normal, as
-   :class:`pinndd.nn.MLP`) and a random subset ``D_k`` of ``dense_batch`` dense interior points
+   :class:`pinndd.engine.nn.MLP`) and a random subset ``D_k`` of ``dense_batch`` dense interior points
    (and the same fraction of each condition's dense points, weights renormalised);
 2. train each student by a *truncated differentiable unroll* of ``N = inner_steps`` steps on the
    synthetic set ``(X, w)``:
@@ -52,7 +52,7 @@ change the second lesson: the target remains the dense physics loss after a shor
 the reference error must be measured separately (with fresh students and full training), and a
 lower objective is not evidence of a better set by itself.
 
-:func:`unroll` and :func:`physics_loss` are shared with :mod:`pinndd.methods.task_aware`.
+:func:`unroll` and :func:`physics_loss` are shared with :mod:`pinndd.methods.distill.task_aware`.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ from typing import Any
 
 import torch
 
-from ..errors import PinnddError
-from ..losses import TensorPoints
-from .base import register
-from .distill import DistillContext, Distiller, _Functional
+from ...errors import PinnddError
+from ...engine.losses import TensorPoints
+from ..base import register
+from .loop import DistillContext, Distiller, _Functional
 from .synthetic import SyntheticSet
 
 Params = dict[str, torch.Tensor]

@@ -12,7 +12,7 @@ A :class:`SyntheticSet` holds *raw* tensors and maps them to points and weights:
 The raw tensors start from any registered method's point set: ``z = logit(u)`` of the unit
 coordinates ``u = (x - lower) / extent`` clipped to ``[eps, 1 - eps]`` (the sigmoid map never
 reaches the bounds exactly), ``a = log w``. :meth:`SyntheticSet.tensor_points` gives the
-:class:`pinndd.losses.TensorPoints` a loss is computed on, with the graph back to the raw
+:class:`pinndd.engine.losses.TensorPoints` a loss is computed on, with the graph back to the raw
 tensors; :meth:`SyntheticSet.to_pointset` freezes the set.
 """
 
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PinnddError
-from ..losses import TensorPoints
-from ..pointset import PointSet
+from ...errors import PinnddError
+from ...engine.losses import TensorPoints
+from ...pointset import PointSet
 
 #: Unit coordinates are clipped to ``[UNIT_EPS, 1 - UNIT_EPS]`` before the logit.
 UNIT_EPS = 1e-4

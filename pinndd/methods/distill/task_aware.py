@@ -18,7 +18,7 @@ condition targets ``g_c(x; mu)`` follow from the parameters),
 where
 
 - ``theta_N(X, w; mu, theta_0)`` is a fresh student ``theta_0`` trained by the truncated
-  differentiable unroll of :func:`pinndd.methods.outcome.unroll` (``inner_steps`` steps of
+  differentiable unroll of :func:`pinndd.methods.distill.outcome.unroll` (``inner_steps`` steps of
   Adam or SGD) on the synthetic set under the shifted problem: the loss
   ``L^(mu)(theta; X, w) = L_pde^(mu) + sum_c lambda_c L_c^(mu)`` uses the shifted residual and
   the shifted condition targets at the synthetic condition points;
@@ -27,7 +27,7 @@ where
 - ``E^(mu)_ref(theta) = sum_i w_i (u_theta(x_i) - u*(x_i; mu))^2`` on the dense subset, the squared
   error to the shifted reference, included (``gamma = reference_weight``) only with
   ``use_reference=True`` on a problem that has a reference;
-- ``R`` is the optional coverage term of :mod:`pinndd.methods.outcome` (``rho = repulsion``).
+- ``R`` is the optional coverage term of :mod:`pinndd.methods.distill.outcome` (``rho = repulsion``).
 
 Each outer step estimates the expectation by ``n_shifts`` draws of ``mu`` and ``students``
 fresh initialisations per draw (all from the step's generator, so a resumed run is the
@@ -43,12 +43,12 @@ of distribution (``f = ood_fraction``), the rest in distribution. Where they com
 - ``"range"``: uniform over ``O \ I`` (both sides, by length), resp. over ``I``. Every value of
   ``O`` is then one the set may have been made on: the metadata records
   ``"made_on": {"param": ..., "values": [], "range": [c, d]}`` and
-  :func:`pinndd.ood.retrain_ood` refuses to score it anywhere in ``O`` unless told to.
+  :func:`pinndd.eval.ood.retrain_ood` refuses to score it anywhere in ``O`` unless told to.
 
 Choosing the family
 -------------------
 ``shift_family=None`` picks the first declared family that moves a condition's target
-(:func:`pinndd.ood.shifts_conditions`); when a problem declares none (e.g. advection, whose only
+(:func:`pinndd.eval.ood.shifts_conditions`); when a problem declares none (e.g. advection, whose only
 family is a PDE coefficient), it falls back to the first declared family (a PDE shift, recorded
 as ``shift_kind="pde"``) and, without any family, to the nominal problem alone (``"none"``: the
 objective is then ``outcome``'s). An *explicitly named* family that moves no condition raises
@@ -58,9 +58,9 @@ conditions, and silently training on coefficient shifts would answer a different
 The point set's metadata records the task under ``"task"``: the parameter, its nominal value,
 in- and out-of-distribution ranges, the conditions the family moves, ``ood_fraction``,
 ``n_shifts``, ``train_on`` and whether the reference was used; and the values it was made on
-under ``"made_on"``. Evaluate with :func:`pinndd.ood.retrain_ood` (at held-out values).
+under ``"made_on"``. Evaluate with :func:`pinndd.eval.ood.retrain_ood` (at held-out values).
 
-The caveats of :mod:`pinndd.methods.outcome` apply: the dense physics loss after a short unroll
+The caveats of :mod:`pinndd.methods.distill.outcome` apply: the dense physics loss after a short unroll
 is a proxy that, at small budgets, need not predict the reference error (DESIGN.md); the
 reference term, where available, targets the error directly, at the cost of one reference
 evaluation per draw (a numerical solve for shifts without a closed form).
@@ -77,11 +77,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PinnddError
-from ..ood import shifts_conditions
-from ..problem import ShiftFamily
-from .base import register
-from .distill import DistillContext, uniform
+from ...errors import PinnddError
+from ...eval.ood import shifts_conditions
+from ...problem import ShiftFamily
+from ..base import register
+from .loop import DistillContext, uniform
 from .outcome import _UnrollSettings, dense_subset, physics_loss
 from .synthetic import SyntheticSet
 

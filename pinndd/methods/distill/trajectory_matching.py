@@ -4,7 +4,7 @@ Training Trajectories", 2022) for PINNs.
 The canonical long-range DD objective: a student that starts on an expert's trajectory and
 trains a few steps on the synthetic set should land where the expert (trained on the dense
 set) landed many steps later. With expert records ``theta*_t`` every ``expert_every`` Adam steps
-(:mod:`pinndd.experts`), one outer step
+(:mod:`pinndd.engine.experts`), one outer step
 
 1. picks an expert and a start record ``t`` uniformly (with ``t + M`` recorded, ``M =
    expert_epochs`` records ahead);
@@ -39,10 +39,10 @@ from typing import Any
 
 import torch
 
-from ..errors import PinnddError
-from ..experts import unflatten
-from .base import register
-from .distill import DistillContext, Distiller, randint
+from ...errors import PinnddError
+from ...engine.experts import unflatten
+from ..base import register
+from .loop import DistillContext, Distiller, randint
 from .synthetic import SyntheticSet
 
 

@@ -1,11 +1,11 @@
 r"""Learned labels: KIP with learnable coordinates, weights *and* labels (method ``"kip_labels"``).
 
-A labelled set (see :mod:`pinndd.methods.labelled`) is points ``x_s``, weights ``w_s`` and
+A labelled set (see :mod:`pinndd.methods.labelled.teacher_sets`) is points ``x_s``, weights ``w_s`` and
 solution targets ``y_s``; a student trained on it minimises
 
     L = L_pde + sum_c lambda_c L_c + lambda_data * sum_i w_i (u(x_i) - y_i)^2,
 
-with ``w_i`` the loss weights of :class:`~pinndd.losses.TensorPoints` (the set's mean-one
+with ``w_i`` the loss weights of :class:`~pinndd.engine.losses.TensorPoints` (the set's mean-one
 weights divided by ``n``; a learnable set's are ``softmax(a)``).
 
 ``kip_labels`` learns ``x_s``, optionally ``w_s``, and ``y_s`` jointly so that a *fresh* student
@@ -66,15 +66,15 @@ from typing import Any
 
 import torch
 
-from ..errors import PinnddError
-from ..labels import LabelRecord
-from ..nn import resolve_dtype
-from ..pointset import PointSet
-from .base import get, register
-from .distill import DistillContext, Distiller, _FixedRule
-from .kernel_matching import residual_jacobian
-from .labelled import TeacherSettings
-from .synthetic import SyntheticSet
+from ...errors import PinnddError
+from ...labels import LabelRecord
+from ...engine.nn import resolve_dtype
+from ...pointset import PointSet
+from ..base import get, register
+from ..distill.loop import DistillContext, Distiller, _FixedRule
+from ..distill.kernel_matching import residual_jacobian
+from .teacher_sets import TeacherSettings
+from ..distill.synthetic import SyntheticSet
 
 #: Initial (labelled or not) point sets by settings, shared by :meth:`KipLabels.synthetic` and
 #: :meth:`KipLabels.setup` within one run (small; cleared when it grows).
@@ -96,7 +96,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
       coordinates and learnable offsets ``delta_s`` starting at zero
       (``ctx.learnable["label_offsets"]``), so a point that moves carries a valid label.
 
-    Parameters (beside :class:`~pinndd.methods.distill.Distiller`'s)
+    Parameters (beside :class:`~pinndd.methods.distill.loop.Distiller`'s)
     ----------
     init:
         Registered method of the starting points (default ``teacher_density``; a ``"labelled"``
@@ -106,7 +106,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
     follow_teacher:
         See above.
     target_weight, teacher_dense, teacher_seed, teacher_protocol, teacher_scale, teacher_candidates:
-        The teacher settings (:class:`~pinndd.methods.labelled.TeacherSettings`); ``target_weight``
+        The teacher settings (:class:`~pinndd.methods.labelled.teacher_sets.TeacherSettings`); ``target_weight``
         is also the data-term weight of the student's loss.
     """
 

@@ -52,16 +52,16 @@ import numpy as np
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
-from .. import protocols
-from ..errors import PinnddError
-from ..evaluation import predict
-from ..pointset import PointSet
-from ..teacher import label
-from ..training import show_progress, train
-from .base import condition_points, get, register
-from .distill import Checkpointed, _FixedRule, step_seed
-from .labelled import _TeacherMethod
-from .sampling import sample_unit
+from ... import protocols
+from ...errors import PinnddError
+from ...engine.evaluation import predict
+from ...pointset import PointSet
+from ...teacher import label
+from ...engine.training import show_progress, train
+from ..base import condition_points, get, register
+from ..distill.loop import Checkpointed, _FixedRule, step_seed
+from .teacher_sets import _TeacherMethod
+from ..sampling.qmc import sample_unit
 
 log = logging.getLogger(__name__)
 

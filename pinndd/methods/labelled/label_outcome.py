@@ -1,6 +1,6 @@
 r"""Outcome-targeted distillation of a *labelled* set (method ``"label_outcome"``).
 
-The distillers of :mod:`pinndd.methods.outcome` and :mod:`pinndd.methods.task_aware` optimise
+The distillers of :mod:`pinndd.methods.distill.outcome` and :mod:`pinndd.methods.distill.task_aware` optimise
 unlabelled points for what a fresh network trained on them achieves; on Burgers at 256 points
 they do not beat Sobol, because "residual = 0" at 256 points does not pin the solution down
 (DESIGN.md, experiments/RESULTS.md §3). Labels do: a teacher's values at well-placed points let
@@ -12,7 +12,7 @@ Set: interior points ``x_s`` (sigmoid map, inside the box by construction), opti
 ``w_s = n softmax(a)``, labels that follow the points ``y_s = u_T(x_s) + delta_s`` (teacher
 evaluated differentiably at the current coordinates, learnable offsets ``delta_s`` from zero;
 ``follow_teacher=False`` gives free labels instead, see
-:class:`~pinndd.methods.label_distill.LabelledDistiller`), and the condition points of the budget
+:class:`~pinndd.methods.labelled.label_distill.LabelledDistiller`), and the condition points of the budget
 rule (optionally moving along their faces).
 
 Outer objective at outer step ``k`` (all randomness from a generator seeded by ``(seed, k)``):
@@ -38,7 +38,7 @@ Outer objective at outer step ``k`` (all randomness from a generator seeded by `
              + \beta\, L_{phys}(\theta_N^{(s)}; D_k) \Big] + \rho\, E_{rep}(X),
 
    with ``beta = physics_weight`` (default 0) and the repulsion energy of
-   :func:`pinndd.methods.outcome.repulsion_energy` (``rho = repulsion``, default 0).
+   :func:`pinndd.methods.distill.outcome.repulsion_energy` (``rho = repulsion``, default 0).
 
 Gradients reach the coordinates through the student's loss (residuals and data term at
 ``x_s``) *and* through the labels (``u_T(x_s)``); the PDE partials are partial derivatives at
@@ -60,12 +60,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import PinnddError
-from .base import register
-from .distill import DistillContext
+from ...errors import PinnddError
+from ..base import register
+from ..distill.loop import DistillContext
 from .label_distill import LabelledDistiller
-from .outcome import _UnrollSettings, dense_subset, physics_loss, unroll
-from .synthetic import SyntheticSet
+from ..distill.outcome import _UnrollSettings, dense_subset, physics_loss, unroll
+from ..distill.synthetic import SyntheticSet
 
 Params = dict[str, torch.Tensor]
 
@@ -77,8 +77,8 @@ class LabelOutcome(LabelledDistiller, _UnrollSettings):
     fresh students: their function-matching error against the teacher on a dense set after a
     short unroll (module docstring).
 
-    Parameters (beside :class:`~pinndd.methods.label_distill.LabelledDistiller`'s and the
-    unroll settings of :mod:`pinndd.methods.outcome`)
+    Parameters (beside :class:`~pinndd.methods.labelled.label_distill.LabelledDistiller`'s and the
+    unroll settings of :mod:`pinndd.methods.distill.outcome`)
     ----------
     physics_weight:
         ``beta``, weight of the students' dense physics loss in the objective (0: off).

@@ -1,10 +1,10 @@
 r"""Task-aware exchange distillation of a labelled set (method ``"task_exchange"``).
 
-``label_exchange`` (:mod:`pinndd.methods.label_exchange`) judges every exchange by students
+``label_exchange`` (:mod:`pinndd.methods.labelled.label_exchange`) judges every exchange by students
 trained under the *nominal* conditions; ``task_exchange`` names the task as the boundary
 conditions the set must serve, shifted ones included, in the sense of Kungurtsev et al. (the
 distillation objective names the inference task). With the shift family ``F`` of parameter
-``mu`` chosen as in :mod:`pinndd.methods.task_aware` (``shift_family``; automatic: the first
+``mu`` chosen as in :mod:`pinndd.methods.distill.task_aware` (``shift_family``; automatic: the first
 declared family that moves a condition) and the finite task
 
 .. math::
@@ -33,7 +33,7 @@ value at a time, a stochastic estimate of the sum above.
 The output is labelled by the nominal teacher (a set made at the nominal conditions, like every
 other method). The metadata records the task (``"task"``: parameter, nominal, ranges, the values
 ``M`` and the value each round served) and the values it was made on (``"made_on"``:
-``{"param": ..., "values": M}``), so :func:`pinndd.ood.retrain_ood` scores it only at values
+``{"param": ..., "values": M}``), so :func:`pinndd.eval.ood.retrain_ood` scores it only at values
 outside ``M`` (by default the family's held-out values,
 :meth:`~pinndd.problem.ShiftFamily.held_out_values`, disjoint from ``M``). Its labels there come
 from a named label source: ``labels="per_shift"`` rebuilds a dense teacher per value (a
@@ -58,10 +58,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PinnddError
-from .base import register
+from ...errors import PinnddError
+from ..base import register
 from .label_exchange import LabelExchange
-from .task_aware import resolve_task
+from ..distill.task_aware import resolve_task
 
 
 @register

@@ -29,12 +29,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import PinnddError
-from ..labels import DEFAULT_LABEL_WEIGHT
-from ..pointset import PointSet
-from ..teacher import label, train_teacher
-from .base import PointSetMethod, condition_points, get, interior_points, register
-from .sampling import sample_unit
+from ...errors import PinnddError
+from ...labels import DEFAULT_LABEL_WEIGHT
+from ...pointset import PointSet
+from ...teacher import label, train_teacher
+from ..base import PointSetMethod, condition_points, get, interior_points, register
+from ..sampling.qmc import sample_unit
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class TeacherSettings:
 
     def teacher_config(self):
         """The teacher's training settings: the protocol's, steps scaled by ``teacher_scale``."""
-        from .. import protocols
+        from ... import protocols
 
         cfg = protocols.get(self.teacher_protocol).train
         if self.teacher_scale == 1.0:

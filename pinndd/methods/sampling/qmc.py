@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 from scipy.stats import qmc
 
-from ..errors import PinnddError
+from ...errors import PinnddError
 
 KINDS = ("uniform", "grid", "lhs", "sobol", "halton", "hammersley")
 
