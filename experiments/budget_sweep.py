@@ -45,8 +45,8 @@ from common import (  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
-from pinndd.plotting import plot_error_curves  # noqa: E402
 from pinndd.cost import PARTS, Cost  # noqa: E402
+from pinndd.plotting import plot_error_curves  # noqa: E402
 
 log = logging.getLogger("budget_sweep")
 

@@ -15,7 +15,7 @@ import torch
 
 import pinndd
 from pinndd import methods
-from pinndd.protocols import method_settings  # noqa: F401 (re-exported for the sweep scripts)
+from pinndd.methods.base import method_settings  # noqa: F401 (re-exported for the sweep scripts)
 from pinndd.sweep import run_cells, write_table
 
 
@@ -59,7 +59,7 @@ def sweep(cells: list[dict], fn, args, out: Path, stem: str = "rows", desc: str 
 
     Under Ray, dense teachers are shared between the workers through the on-disk teacher cache:
     ``$PINNDD_TEACHER_CACHE``, or ``OUT/teacher_cache`` when it is not set (each key trained once)."""
-    from pinndd.teacher_cache import CACHE_ENV
+    from pinndd.methods.labelled.teacher_cache import CACHE_ENV
 
     if not args.serial and not os.environ.get(CACHE_ENV):
         os.environ[CACHE_ENV] = str(Path(out) / "teacher_cache")

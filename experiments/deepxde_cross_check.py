@@ -20,7 +20,7 @@ from common import machine, start, write_rows  # noqa: E402
 
 from pinndd import methods  # noqa: E402
 from pinndd.interop.deepxde import cross_check  # noqa: E402
-from pinndd.protocols import method_settings  # noqa: E402
+from pinndd.methods.base import method_settings  # noqa: E402
 from pinndd.specs import resolve_problem  # noqa: E402
 
 

@@ -51,8 +51,8 @@ def run_job(args_dict: dict) -> tuple[str, int]:
     import torch
 
     import equations
-    from pinndd.eval import family as family_eval
     from pinndd import protocols
+    from pinndd.eval import family as family_eval
     from pinndd.family import FamilyTask
 
     torch.set_num_threads(1)
@@ -96,8 +96,8 @@ def run_calibration(args_dict: dict) -> dict:
     import torch
 
     import equations
-    from pinndd.eval import family as family_eval
     from pinndd import protocols
+    from pinndd.eval import family as family_eval
     from pinndd.family import FamilyTask
 
     torch.set_num_threads(1)

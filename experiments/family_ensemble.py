@@ -39,8 +39,8 @@ def main(argv=None) -> int:
 
     import equations
     from pinndd import methods, protocols
-    from pinndd.family import FamilyTask, fine_tune, fine_tune_many
     from pinndd.engine.training import make_model
+    from pinndd.family import FamilyTask, fine_tune, fine_tune_many
 
     warnings.simplefilter("ignore", UserWarning)
     torch.set_num_threads(a.threads)

@@ -68,8 +68,8 @@ from common import (  # noqa: E402
 
 import equations  # noqa: E402
 from pinndd import TrainConfig, methods
-from pinndd.eval import ood  # noqa: E402
 from pinndd.errors import PinnddError  # noqa: E402
+from pinndd.eval import ood  # noqa: E402
 from pinndd.parametric import train_parametric  # noqa: E402
 from pinndd.plotting import plot_error_curves  # noqa: E402
 

@@ -17,8 +17,8 @@ import torch
 
 import equations
 from pinndd import methods, protocols
+from pinndd.methods.labelled.teacher import train_teacher
 from pinndd.plotting import plot_point_sets
-from pinndd.teacher import train_teacher
 
 
 def main(argv=None) -> int:

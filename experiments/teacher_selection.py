@@ -7,10 +7,10 @@ A labelled set is only as good as its teacher, and out of distribution there is 
 check a teacher against. ``teacher_candidates=k`` trains k teachers (candidate ``i``: point and
 network seed ``i``) and keeps one. For every value of the PDE's first condition-shifting family
 (the values :mod:`pinndd.methods.labelled.task_exchange` serves) this script trains the candidates with
-``teacher_scale`` times the protocol's steps (:func:`pinndd.teacher.dense_run`, so with
+``teacher_scale`` times the protocol's steps (:func:`pinndd.methods.labelled.teacher.dense_run`, so with
 ``$PINNDD_TEACHER_CACHE`` set a later sweep reuses them) and records, per candidate, criteria
 computed without the reference on held-out uniform points (the held-out set of
-:func:`pinndd.teacher.train_teacher`):
+:func:`pinndd.methods.labelled.teacher.train_teacher`):
 
 - ``heldout_loss``: the PINN loss (residual + conditions), the criterion in use;
 - ``residual_mse`` and ``residual_l1``: mean squared and mean absolute PDE residual;
@@ -41,10 +41,10 @@ from common import add_engine_args, engine_protocol, machine, start, sweep  # no
 import equations  # noqa: E402
 from pinndd import methods  # noqa: E402
 from pinndd.engine.evaluation import evaluate, physics_loss, predict, residuals  # noqa: E402
-from pinndd.methods.labelled.teacher_sets import TeacherSettings  # noqa: E402
-from pinndd.methods.distill.task_aware import resolve_task  # noqa: E402
 from pinndd.eval.ood import shift_values  # noqa: E402
-from pinndd.teacher import dense_run  # noqa: E402
+from pinndd.methods.distill.task_aware import resolve_task  # noqa: E402
+from pinndd.methods.labelled.teacher import dense_run  # noqa: E402
+from pinndd.methods.labelled.teacher_sets import TeacherSettings  # noqa: E402
 
 CRITERIA = ("heldout_loss", "residual_mse", "residual_l1", "conditions", "disagreement")
 

@@ -64,7 +64,7 @@ import equations  # noqa: E402
 from pinndd import PointSet, TrainConfig, evaluate, methods, residual_mse, train  # noqa: E402
 from pinndd.errors import PinnddError, TrainingDiverged  # noqa: E402
 from pinndd.eval.ood import held_out_points, teacher_like  # noqa: E402
-from pinndd.teacher import label  # noqa: E402
+from pinndd.methods.labelled.teacher import label  # noqa: E402
 
 log = logging.getLogger("transfer")
 

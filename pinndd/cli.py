@@ -224,9 +224,9 @@ def prepare(args: argparse.Namespace, *, train: bool = True, method: bool = Fals
 
 
 def method_settings(job: Job) -> dict[str, Any]:
-    """The method's settings: tied to the protocol (:func:`pinndd.protocols.method_settings`),
+    """The method's settings: tied to the protocol (:func:`pinndd.methods.base.method_settings`),
     then the config file's ``[settings]``, then ``--set``."""
-    from .protocols import method_settings as tied
+    from .methods.base import method_settings as tied
 
     return {**tied(job.opts["method"], job.proto, job.device if job.device != "cpu" else None), **job.opts["settings"]}
 
@@ -285,9 +285,9 @@ def train_and_measure(job: Job, ps, label: str, folder=None, title: str = "") ->
     """Train on ``ps``, evaluate, and (with a run folder) save the set, the model and a figure.
     Returns the metrics row with costs."""
     from .engine.evaluation import evaluate, residual_mse
-    from .model_io import save_model
-    from .eval.ood import held_out_points
     from .engine.training import train
+    from .eval.ood import held_out_points
+    from .model_io import save_model
 
     res = train(job.problem, ps, job.config)
     row: dict[str, Any] = {"method": ps.metadata.get("method"), "budget": ps.metadata.get("budget", ps.n_interior),
@@ -478,8 +478,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from .engine.evaluation import evaluate, residual_mse
-    from .model_io import load_model
     from .eval.ood import held_out_points
+    from .model_io import load_model
 
     _check_file(args.model, "model file")
     spec = _problem_spec(args, args.model, "model")  # at the parameters it was trained for unless --param
@@ -501,8 +501,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _ood(args: argparse.Namespace) -> int:
     from .budget import as_integer
-    from .eval.ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
+    from .eval.ood import error_curves, ratio_to_dense, retrain_ood
     from .plotting import plot_error_curves
+    from .shifts import resolve_family, shift_values
     from .sweep import write_table
 
     if args.points:

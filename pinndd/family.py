@@ -32,11 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from .engine.ensemble import EnsembleMLP, expand_points
+from .engine.losses import TensorPoints
+from .engine.nn import PINN, resolve_dtype
+from .engine.training import TrainConfig, TrainResult, make_model, optimise, term_names, train
 from .errors import PinnddError
-from .engine.nn import PINN
 from .pointset import PointSet, write_npz
 from .problem import Problem, ShiftFamily
-from .engine.training import TrainConfig, TrainResult, make_model, train
 
 #: Positions of the held-out values in range, as fractions of the family's range (two near each
 #: end, two inside), and of the two values beyond it.
@@ -179,11 +181,6 @@ def fine_tune_many(task: FamilyTask, warm: PINN | Mapping[str, torch.Tensor], po
     ``lbfgs_steps=0`` up to summation order (tested in float64). Returns the members as PINNs
     for their problems and the wall time. Needs residual and condition functions that broadcast
     a tensor parameter (torch operations on ``p[name]``; a Python ``float(p[name])`` fails)."""
-    from .engine.ensemble import EnsembleMLP, expand_points
-    from .engine.losses import TensorPoints
-    from .engine.nn import resolve_dtype
-    from .engine.training import optimise, term_names
-
     values = [float(v) for v in values]
     if not values:
         raise PinnddError("fine_tune_many needs at least one value")

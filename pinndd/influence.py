@@ -74,10 +74,10 @@ import numpy as np
 import torch
 
 from .engine import derivatives
-from .errors import PinnddError
 from .engine.evaluation import predict
 from .engine.losses import TensorPoints, loss_terms, total_loss
 from .engine.nn import PINN, resolve_dtype
+from .errors import PinnddError
 from .pointset import PointSet
 from .problem import coords
 

@@ -4,7 +4,7 @@ were made for and the teacher that made them.
 A labelled :class:`~pinndd.pointset.PointSet` stores the values (``targets``) and their
 data-term weight (``target_weight``) as arrays, and a :class:`LabelRecord`: the parameters the
 labels hold for, how they were made (``kind``) and a :class:`TeacherRecord`, a serialisable
-description of the teacher from which it can be rebuilt (:meth:`TeacherRecord.rebuild`).
+description of the teacher from which it can be rebuilt (:func:`pinndd.methods.labelled.teacher.rebuild`).
 :attr:`PointSet.labels <pinndd.pointset.PointSet.labels>` returns all of it as one
 :class:`Labels`.
 
@@ -56,7 +56,7 @@ class TeacherRecord:
     Parameters
     ----------
     source:
-        ``"dense-pinn"`` (:func:`pinndd.teacher.train_teacher`), ``"reference"``, ``"model"``
+        ``"dense-pinn"`` (:func:`pinndd.methods.labelled.teacher.train_teacher`), ``"reference"``, ``"model"``
         (a user's model) or ``"parametric"`` (a PINN over a shift family).
     problem, params:
         The problem and parameter values the teacher was made for.
@@ -92,28 +92,6 @@ class TeacherRecord:
             raise PinnddError(f"a teacher record needs 'source', 'problem' and 'params'; got {d!r}")
         return cls(str(d["source"]), str(d["problem"]), d["params"], float(d.get("cost_seconds", 0.0)),
                    dict(d.get("settings", {})), dict(d.get("diagnostics", {})))
-
-    def rebuild(self, problem):
-        """The teacher this record describes, for ``problem`` (the same problem; its parameters
-        are set to the record's). Dense-PINN teachers are retrained with the recorded settings
-        (bitwise the same on the CPU; from pinndd's caches when they hold it)."""
-        from . import teacher as teachers
-        from .engine.training import TrainConfig
-
-        if problem.name != self.problem:
-            raise PinnddError(f"this teacher was made for problem {self.problem!r}, not {problem.name!r}")
-        shifted = problem.with_params(**self.params)
-        if self.source == "reference":
-            return teachers.reference_teacher(shifted)
-        if self.source != "dense-pinn":
-            raise PinnddError(f"a {self.source!r} teacher cannot be rebuilt from its record (pinndd rebuilds "
-                              f"{REBUILDABLE}); keep the model itself")
-        s = self.settings
-        try:
-            return teachers.train_teacher(shifted, int(s["dense"]), TrainConfig(**s["config"]), int(s["seed"]),
-                                          str(s["method"]), int(s.get("candidates", 1)))
-        except KeyError as e:
-            raise PinnddError(f"this teacher record lacks the setting {e.args[0]!r} needed to rebuild it") from None
 
 
 @dataclass(frozen=True)
@@ -171,12 +149,12 @@ def check_for(problem, record: LabelRecord | None) -> None:
             raise PinnddError(
                 f"this labelled point set has no label record (the parameters its labels were made for are unknown) "
                 f"and the problem's parameters {now} are shifted from its nominal ones; drop the labels "
-                "(pointset.without_labels()) or label it for these parameters (pinndd.teacher.label)")
+                "(pointset.without_labels()) or label it for these parameters (pinndd.methods.labelled.teacher.label)")
         return
     if record.params != now:
         raise PinnddError(
             f"this labelled point set was made for parameters {record.params}, not {now}; drop the labels "
-            "(pointset.without_labels()) or relabel it for the shifted problem (pinndd.teacher.label with a "
+            "(pointset.without_labels()) or relabel it for the shifted problem (pinndd.methods.labelled.teacher.label with a "
             "teacher for the shifted parameters)")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .engine.training import TrainConfig, make_model
 from .errors import PinnddError
 from .manifest import json_safe
 from .pointset import read_npz, write_npz
@@ -85,8 +86,6 @@ def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]
 
 def config_from_dict(d: dict[str, Any]):
     """A :class:`~pinndd.engine.training.TrainConfig` from its ``to_dict()`` (unknown keys ignored)."""
-    from .engine.training import TrainConfig
-
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in d.items() if k in known})
 
@@ -100,8 +99,6 @@ def load_model(path: str | Path, problem, device: str = "cpu") -> torch.nn.Modul
         An unreadable or foreign file, a model made for another domain dimension, or tensors
         whose names or shapes do not match the stored settings.
     """
-    from .engine.training import make_model
-
     meta, arrays = read_model(path)
     stored = meta.get("problem", {})
     dim = len(stored.get("domain", {}).get("names", [])) or None

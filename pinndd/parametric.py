@@ -26,7 +26,7 @@ A network trained on :math:`\tilde\Omega` is evaluated at a value :math:`\mu` by
 last input to :math:`\mu` (:class:`FixedParameter`); outside :math:`[\mu_0, \mu_1]` this
 *extrapolates* in :math:`p` (the MLP's input scaling maps the training range to
 :math:`[-1, 1]` and continues affinely beyond it). :class:`ParametricTeacher` turns such a
-network into a :class:`pinndd.teacher.Teacher` for any shifted problem, e.g. to relabel a
+network into a :class:`pinndd.methods.labelled.teacher.Teacher` for any shifted problem, e.g. to relabel a
 labelled point set for shifted boundary conditions (:func:`pinndd.eval.ood.retrain_ood`).
 """
 
@@ -44,12 +44,13 @@ import torch
 from torch import nn
 
 from .domain import Box, Face
-from .errors import PinnddError
 from .engine.evaluation import errors, predict, residual_mse
+from .engine.training import TrainConfig, TrainResult, train
+from .errors import PinnddError
+from .methods.base import get as get_method
+from .methods.labelled.teacher import Teacher
 from .pointset import PointSet
 from .problem import Condition, Problem
-from .teacher import Teacher
-from .engine.training import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -481,9 +482,9 @@ class ParametricTeacher:
     """A parametric network as a teacher factory: ``teacher(shifted_problem) -> Teacher``.
 
     Calling it with a shifted problem (or :meth:`at` with a value) returns a
-    :class:`pinndd.teacher.Teacher` whose model is the parametric network with its parameter
+    :class:`pinndd.methods.labelled.teacher.Teacher` whose model is the parametric network with its parameter
     input fixed to the shifted value (``source="parametric-pinn"``), made for exactly the
-    shifted problem's parameters, so :func:`pinndd.teacher.label` can relabel a point set for
+    shifted problem's parameters, so :func:`pinndd.methods.labelled.teacher.label` can relabel a point set for
     it. It is usable directly as the ``labels`` argument of :func:`pinndd.eval.ood.retrain_ood`.
     """
 
@@ -565,12 +566,9 @@ def train_parametric(
     ParametricResult
         ``.model`` (input ``(x, p)``), ``.evaluate(values)``, ``.teacher()``.
     """
-    from . import methods  # a registry lookup by name, not a particular method
-    from .engine.training import train
-
     pp = parametric_problem(problem, param, value_range, coordinate)
     t0 = time.perf_counter()
-    ps = methods.get(method, **dict(method_settings or {})).make(pp, budget, seed=seed)
+    ps = get_method(method, **dict(method_settings or {})).make(pp, budget, seed=seed)
     res = train(pp, ps, TrainConfig() if config is None else config)
     return ParametricResult(pp, ps, res, time.perf_counter() - t0)
 

@@ -22,8 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from .errors import PinnddError  # noqa: E402
 from .engine.evaluation import predict  # noqa: E402
+from .errors import PinnddError  # noqa: E402
 
 _COND_COLORS = ("tab:cyan", "tab:orange", "tab:green", "tab:purple", "tab:pink", "tab:olive")
 #: Interior markers drawn at most per panel; larger sets are subsampled (evenly, reproducibly).

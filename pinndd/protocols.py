@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .errors import PinnddError
 from .engine.training import TrainConfig
+from .errors import PinnddError
 
 
 @dataclass(frozen=True)
@@ -45,35 +45,3 @@ def get(name: str) -> Protocol:
     if name not in PROTOCOLS:
         raise PinnddError(f"unknown protocol {name!r}; known: {list(PROTOCOLS)}")
     return PROTOCOLS[name]
-
-
-def method_settings(name: str, proto: Protocol | str, device: str | None = None) -> dict:
-    """Settings that tie a method's own training to the protocol (explicit settings override them).
-
-    Labelled methods train their teacher with the protocol and its dense size; under ``smoke``
-    warm-ups are as short as the protocol's training; methods that train on a device of their
-    own (distillers) get ``device`` when it is given.
-
-    Parameters
-    ----------
-    name:
-        A registered method name.
-    proto:
-        A :class:`Protocol` or its name.
-    device:
-        ``"cpu"``/``"cuda"`` for methods with a ``device`` setting; ``None`` keeps their default.
-    """
-    import dataclasses
-
-    from . import methods  # methods import this module lazily; keep the import here
-
-    proto = get(proto) if isinstance(proto, str) else proto
-    fields = {f.name for f in dataclasses.fields(methods.get(name))}
-    out: dict = {}
-    if "teacher_protocol" in fields:
-        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
-    if proto.name == "smoke" and "warmup_steps" in fields:
-        out["warmup_steps"] = proto.train.adam_steps
-    if device is not None and "device" in fields:
-        out["device"] = device
-    return out

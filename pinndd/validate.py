@@ -28,10 +28,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import methods, protocols
 from .budget import as_integer, check_budget
+from .engine.training import check_device
 from .errors import PinnddError
 from .methods.base import check_seed
-from .engine.training import check_device
 
 __all__ = ["budget", "device", "method", "method_names", "output_dir", "params", "pde", "protocol", "seed",
            "settings", "steps", "threads"]
@@ -81,16 +82,12 @@ def pde(name: Any):
 
 def method_names() -> list[str]:
     """The registered method names."""
-    from . import methods  # noqa: PLC0415
-
     return methods.names()
 
 
 def method(name: Any, config: Mapping[str, Any] | None = None):
     """The registered method ``name`` with settings ``config`` (an unknown name or setting, or a
     setting of the wrong type, is a :class:`PinnddError`)."""
-    from . import methods  # noqa: PLC0415
-
     if not isinstance(name, str):
         raise PinnddError(f"a method is named by a string; got {name!r}; registered: {methods.names()}")
     return methods.get(name, **dict(config or {}))
@@ -98,8 +95,6 @@ def method(name: Any, config: Mapping[str, Any] | None = None):
 
 def protocol(name: Any):
     """The benchmark protocol ``name`` (``quick``, ``full``, ``smoke``)."""
-    from . import protocols  # noqa: PLC0415
-
     if not isinstance(name, str):
         raise PinnddError(f"a protocol is named by a string; got {name!r}; known: {list(protocols.PROTOCOLS)}")
     return protocols.get(name)

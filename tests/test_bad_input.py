@@ -16,8 +16,8 @@ import equations
 import pinndd
 from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, initial_value, methods, validate
 from pinndd.engine.evaluation import evaluate
-from pinndd.labels import LabelRecord
 from pinndd.engine.training import TrainResult, make_model
+from pinndd.labels import LabelRecord
 
 TINY = TrainConfig(width=4, depth=1, adam_steps=2, lbfgs_steps=0, progress=False, log_every=1)
 

@@ -14,9 +14,9 @@ import torch
 import equations
 from pinndd import PinnddError, TrainConfig, methods
 from pinndd.engine.evaluation import predict, residuals
-from pinndd.family import FamilyTask, Kit, fine_tune, fine_tune_many
-from pinndd.eval.family import SeedRun, summarise
 from pinndd.engine.training import make_model
+from pinndd.eval.family import SeedRun, summarise
+from pinndd.family import FamilyTask, Kit, fine_tune, fine_tune_many
 
 TINY = TrainConfig(width=6, depth=2, adam_steps=12, lr=1e-2, dtype="float64", progress=False)
 SMOKE = dict(protocol="smoke", warm_dense=48, pool_size=256, progress=False)

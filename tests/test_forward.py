@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import equations
-from pinndd.engine import derivatives, forward
 from pinndd.domain import Box
-from pinndd.errors import PinnddError
+from pinndd.engine import derivatives, forward
 from pinndd.engine.nn import MLP, PINN
+from pinndd.errors import PinnddError
 from pinndd.problem import Problem
 
 TOL = dict(rtol=1e-10, atol=1e-10)

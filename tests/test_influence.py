@@ -27,6 +27,8 @@ from scipy.stats import spearmanr
 
 import equations
 from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, methods, train
+from pinndd.engine.nn import PINN
+from pinndd.engine.training import make_model
 from pinndd.influence import (
     _blocks,
     _flat,
@@ -37,8 +39,6 @@ from pinndd.influence import (
     jvp,
     point_influence,
 )
-from pinndd.engine.nn import PINN
-from pinndd.engine.training import make_model
 
 BOX = Box(names=("x", "y"), lower=(0.0, 0.0), upper=(1.0, 1.0))
 

@@ -8,8 +8,8 @@ import torch
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, methods
 from pinndd.engine.derivatives import partials
-from pinndd.problem import coords
 from pinndd.engine.training import make_model
+from pinndd.problem import coords
 
 pytest.importorskip("deepxde")
 

@@ -20,8 +20,8 @@ import equations
 import pinndd
 from pinndd import PinnddError, TrainConfig, methods
 from pinndd.eval import ood
+from pinndd.methods.labelled.teacher import label, reference_teacher, train_teacher
 from pinndd.parametric import train_parametric
-from pinndd.teacher import label, reference_teacher, train_teacher
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,4 @@
 import json
-
 from dataclasses import replace
 
 import numpy as np
@@ -9,8 +8,8 @@ import torch
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, methods, train
 from pinndd.engine.losses import TensorPoints, loss_terms, total_loss
-from pinndd.teacher import from_model, label, reference_teacher
 from pinndd.engine.training import make_model
+from pinndd.methods.labelled.teacher import from_model, label, reference_teacher
 
 TINY = TrainConfig(width=8, depth=2, adam_steps=20, log_every=10, progress=False)
 
@@ -112,7 +111,7 @@ def test_teacher_candidates_keep_the_lowest_heldout_physics_loss(heat):
     from pinndd import protocols
     from pinndd.engine.evaluation import physics_loss
     from pinndd.eval.ood import teacher_like
-    from pinndd.teacher import train_teacher
+    from pinndd.methods.labelled.teacher import train_teacher
 
     cfg = replace(protocols.get("smoke").train, seed=5)  # teacher_seed=5 seeds the points and the network
     one = train_teacher(heat, 64, cfg, seed=5)
@@ -136,8 +135,9 @@ def test_teacher_runs_kept_on_disk_are_reused_without_pickle(heat, tmp_path, mon
     call returns the same network and the original cost without training; a file that does not
     match its key, is truncated or is not an array file is ignored and retrained; the key
     changes with the training code."""
-    from pinndd import protocols, teacher, teacher_cache
+    from pinndd import protocols
     from pinndd.engine.evaluation import predict
+    from pinndd.methods.labelled import teacher, teacher_cache
 
     monkeypatch.setenv(teacher_cache.CACHE_ENV, str(tmp_path))
     cfg = protocols.get("smoke").train

@@ -11,8 +11,8 @@ import torch
 
 import equations
 from pinndd import PinnddError, PointSet, TrainConfig, methods, protocols, train
-from pinndd import teacher as teachers
 from pinndd.labels import DEFAULT_LABEL_WEIGHT, LabelRecord, TeacherRecord
+from pinndd.methods.labelled import teacher as teachers
 from pinndd.methods.labelled.teacher_sets import TeacherSettings
 from pinndd.pointset import read_npz, write_npz
 
@@ -41,7 +41,7 @@ def test_the_record_survives_a_file_and_rebuilds_the_teacher(heat, labelled, tmp
     back = PointSet.load(labelled.save(tmp_path / "s.npz"), heat)
     assert back.label_record == labelled.label_record
     teachers._CACHE.clear()  # rebuilt by training again with the recorded settings, not from the cache
-    rebuilt = back.labels.teacher.rebuild(heat.with_params(TL=0.5))  # the record's parameters win
+    rebuilt = teachers.rebuild(back.labels.teacher, heat.with_params(TL=0.5))  # the record's parameters win
     assert dict(rebuilt.params) == dict(heat.params)
     np.testing.assert_array_equal(rebuilt.predict(back.interior), back.targets)  # bitwise: same settings, CPU
 
@@ -86,9 +86,9 @@ def test_bad_records_are_refused(heat):
     with pytest.raises(PinnddError, match="label kind"):
         LabelRecord(dict(heat.params), "guessed")
     with pytest.raises(PinnddError, match="cannot be rebuilt"):
-        TeacherRecord("model", "heat", dict(heat.params)).rebuild(heat)
+        teachers.rebuild(TeacherRecord("model", "heat", dict(heat.params)), heat)
     with pytest.raises(PinnddError, match="problem 'heat'"):
-        TeacherRecord("reference", "heat", dict(heat.params)).rebuild(equations.get("burgers"))
+        teachers.rebuild(TeacherRecord("reference", "heat", dict(heat.params)), equations.get("burgers"))
 
 
 def test_a_damaged_record_in_a_file_is_refused(heat, labelled, tmp_path):

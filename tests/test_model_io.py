@@ -6,8 +6,8 @@ import torch
 
 import equations
 from pinndd import PinnddError, TrainConfig, methods, train
-from pinndd.model_io import load_model, read_model, save_model
 from pinndd.engine.training import make_model
+from pinndd.model_io import load_model, read_model, save_model
 
 
 def _same(a, b, x):

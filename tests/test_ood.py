@@ -14,7 +14,7 @@ from torch import nn
 import pinndd
 from pinndd import PinnddError, ShiftFamily, TrainConfig, methods
 from pinndd.eval import ood
-from pinndd.teacher import Teacher, label, labels_teacher, reference_teacher
+from pinndd.methods.labelled.teacher import Teacher, label, labels_teacher, reference_teacher
 
 TINY = TrainConfig(width=8, depth=1, adam_steps=20, lr=1e-2, progress=False, log_every=10)
 

@@ -14,6 +14,7 @@ from pinndd import PinnddError, TrainConfig
 from pinndd.engine import derivatives
 from pinndd.engine.nn import MLP
 from pinndd.eval.ood import retrain_ood
+from pinndd.methods.labelled.teacher import label
 from pinndd.parametric import (
     FixedParameter,
     ParametricProblem,
@@ -22,7 +23,6 @@ from pinndd.parametric import (
     parametric_problem,
     train_parametric,
 )
-from pinndd.teacher import label
 
 FAMILIES = [(name, fam.param) for name in equations.names() for fam in equations.get(name).shifts]
 

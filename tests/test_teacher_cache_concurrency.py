@@ -21,7 +21,8 @@ def race(folder: str, barrier, queue) -> None:
 
     torch.set_num_threads(1)
     import equations
-    from pinndd import TrainConfig, teacher, teacher_cache
+    from pinndd import TrainConfig
+    from pinndd.methods.labelled import teacher, teacher_cache
 
     problem = equations.get("heat")
     config = TrainConfig(**SETTINGS)
@@ -76,7 +77,8 @@ def test_two_workers_racing_for_one_key(tmp_path):
     os.environ["PINNDD_TEACHER_CACHE"] = str(tmp_path)
     try:
         import equations
-        from pinndd import TrainConfig, teacher_cache
+        from pinndd import TrainConfig
+        from pinndd.methods.labelled import teacher_cache
 
         problem, config = equations.get("heat"), TrainConfig(**SETTINGS)
         hit = teacher_cache.load(problem, config, teacher_cache.run_key(problem, 48, config, 5, "sobol"))

@@ -34,8 +34,8 @@ def test_weighted_loss_is_mean_of_weighted_squares():
     problem = equations.get("heat")
     ps = methods.get("sobol").make(problem, 8, seed=0)
     from pinndd.engine.derivatives import partials
-    from pinndd.problem import coords
     from pinndd.engine.training import make_model
+    from pinndd.problem import coords
 
     model = make_model(problem, TrainConfig(dtype="float64"))
     w = np.linspace(0.5, 1.5, 8)

@@ -22,6 +22,8 @@ import torch
 from ..domain import Box
 from ..errors import PinnddError
 from ..problem import parse_partial
+from . import forward
+from .nn import MLP
 
 ENGINES = ("auto", "autograd", "forward")
 
@@ -84,9 +86,8 @@ def partials(
     if engine not in ENGINES:
         raise PinnddError(f"engine must be one of {ENGINES}; got {engine!r}")
     if engine != "autograd":
-        fwd = _forward_engine()
-        if fwd is not None and fwd.supports(model, names, box):
-            return fwd.partials(model, points, names, box)
+        if forward.supports(model, names, box):
+            return forward.partials(model, points, names, box)
         if engine == "forward":
             raise PinnddError(
                 "the forward engine does not support this model (it needs a pinndd MLP or EnsembleMLP with a supported "
@@ -95,17 +96,42 @@ def partials(
     return autograd_partials(model, points, names, box, create_graph=create_graph)
 
 
-def _forward_engine():
-    try:
-        from . import forward
-    except ModuleNotFoundError as e:  # only a missing module means "no forward engine"
-        if e.name != f"{__package__}.forward":
-            raise
-        return None
-    return forward
-
-
 def forward_supported(model: torch.nn.Module, names: Sequence[str], box: Box) -> bool:
     """Whether the forward engine will handle ``model`` for these partials."""
-    fwd = _forward_engine()
-    return fwd is not None and fwd.supports(model, names, box)
+    return forward.supports(model, names, box)
+
+
+def benchmark(sizes: Sequence[int] = (256, 2048, 8192), rounds: int = 7) -> None:  # pragma: no cover
+    """Print per-step times of both engines for Burgers partials (the numbers above)."""
+    import time
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    box = Box(("x", "t"), (-1.0, 0.0), (1.0, 1.0))
+    net = MLP(box, width=32, depth=3, activation="tanh", dtype="float32")
+    names = ("u", "u_t", "u_x", "u_xx")
+
+    def step(engine, x):
+        d = partials(net, x, names, box, engine=engine)
+        r = d["u_t"] + d["u"] * d["u_x"] - 0.01 * d["u_xx"]
+        net.zero_grad(set_to_none=True)
+        (r * r).mean().backward()
+
+    for n in sizes:
+        x = torch.from_numpy(box.from_unit(torch.rand(n, 2, dtype=torch.float64).numpy())).float()
+        reps = max(2, 50_000 // n)
+        times = {"autograd": [], "forward": []}
+        for _ in range(rounds):
+            for engine, ts in times.items():
+                for _ in range(2):
+                    step(engine, x)
+                t0 = time.perf_counter()
+                for _ in range(reps):
+                    step(engine, x)
+                ts.append((time.perf_counter() - t0) / reps * 1e3)
+        line = "  ".join(f"{e} {min(ts):.3f} / {sorted(ts)[len(ts) // 2]:.3f} ms" for e, ts in times.items())
+        print(f"n={n:5d}  {line}  (min / median)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    benchmark()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import derivatives
 from ..errors import PinnddError
 from ..problem import coords
+from . import derivatives
+from .losses import TensorPoints, loss_terms, total_loss
 
 
 def _model_dtype_device(model: torch.nn.Module) -> tuple[torch.dtype, torch.device]:
@@ -99,8 +100,6 @@ def physics_loss(problem, model: torch.nn.Module, pointset) -> float:
     """The PINN loss ``L_pde + sum_c lambda_c L_c`` of ``model`` on ``pointset`` (its labels, if
     any, ignored; conditions a hard-constraint model enforces skipped): a reference-free measure
     of how well a trained network satisfies the problem, e.g. on a held-out set."""
-    from .losses import TensorPoints, loss_terms, total_loss
-
     dtype, device = _model_dtype_device(model)
     skip = tuple(problem.hard_conditions) if getattr(model, "hard", False) else ()
     terms = loss_terms(problem, model, TensorPoints.from_pointset(pointset.without_labels(), dtype, device), skip=skip)

@@ -38,7 +38,7 @@ prototypes measured alongside it::
     2048     5.13 / 5.63    4.16 / 4.44    5.50 / 5.65      5.61 / 6.34
     8192     19.0 / 24.6    16.0 / 17.0    21.2 / 21.7      22.3 / 29.6
 
-Under heavier load (load average 2-3) :func:`_benchmark` gave autograd / forward minima of
+Under heavier load (load average 2-3) :func:`pinndd.engine.derivatives.benchmark` gave autograd / forward minima of
 1.6 / 1.3, 6.5 / 5.1 and 22.8 / 19.1 ms: the same ordering, noisier. So the forward engine is
 about 1.2-1.3x faster per step here, not more: on this CPU ``tanh`` (about 2.5 ns per element)
 and the 32x32 matmuls dominate both engines, and both do the value pass plus about three
@@ -62,8 +62,8 @@ import torch.nn.functional as F
 
 from ..domain import Box
 from ..errors import PinnddError
-from .nn import ACTIVATIONS, MLP, PINN
 from ..problem import parse_partial
+from .nn import ACTIVATIONS, MLP, PINN, EnsembleMLP
 
 #: ``log(sqrt(2 pi))``, for the standard normal density in ``gelu``.
 _LOG_SQRT_2PI = 0.9189385332046727
@@ -163,7 +163,6 @@ def view(model) -> NetView | None:
     :class:`~pinndd.engine.nn.PINN` with ``hard=False`` around either) with an activation in
     :data:`RULES` and at least one hidden layer, or a :class:`NetView`.
     """
-    from .ensemble import EnsembleMLP  # ensemble imports the trainer, which reaches this module
 
     if isinstance(model, NetView):
         return model if model.activation in RULES and len(model.weights) >= 2 else None
@@ -287,41 +286,3 @@ def _propagate(net: NetView, x: torch.Tensor, axes1: list[int], pairs: list[tupl
     # the output is linear in h; its derivatives skip the bias
     u = affine(h, depth - 1).squeeze(-1)
     return u, {a: last(h1[a]) for a in axes1}, {ab: last(h2[ab]) for ab in pairs}
-
-
-def _benchmark(sizes: Sequence[int] = (256, 2048, 8192), rounds: int = 7) -> None:  # pragma: no cover
-    """Print per-step times of both engines for Burgers partials (the numbers above)."""
-    import time
-
-    from . import derivatives
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    box = Box(("x", "t"), (-1.0, 0.0), (1.0, 1.0))
-    net = MLP(box, width=32, depth=3, activation="tanh", dtype="float32")
-    names = ("u", "u_t", "u_x", "u_xx")
-
-    def step(engine, x):
-        d = derivatives.partials(net, x, names, box, engine=engine)
-        r = d["u_t"] + d["u"] * d["u_x"] - 0.01 * d["u_xx"]
-        net.zero_grad(set_to_none=True)
-        (r * r).mean().backward()
-
-    for n in sizes:
-        x = torch.from_numpy(box.from_unit(torch.rand(n, 2, dtype=torch.float64).numpy())).float()
-        reps = max(2, 50_000 // n)
-        times = {"autograd": [], "forward": []}
-        for _ in range(rounds):
-            for engine, ts in times.items():
-                for _ in range(2):
-                    step(engine, x)
-                t0 = time.perf_counter()
-                for _ in range(reps):
-                    step(engine, x)
-                ts.append((time.perf_counter() - t0) / reps * 1e3)
-        line = "  ".join(f"{e} {min(ts):.3f} / {sorted(ts)[len(ts) // 2]:.3f} ms" for e, ts in times.items())
-        print(f"n={n:5d}  {line}  (min / median)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _benchmark()

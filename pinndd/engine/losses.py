@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
-from . import derivatives
 from ..pointset import PointSet
 from ..problem import coords
+from . import derivatives
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""Networks: the MLP and the PINN wrapper that turns a network output into the field ``u``."""
+"""Networks: the MLP, the PINN wrapper that turns a network output into the field ``u``, and
+:class:`EnsembleMLP` (K MLPs with stacked weights, trained at once by :mod:`pinndd.engine.ensemble`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -91,3 +93,54 @@ class PINN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return self.problem.output(x, out, True) if self.hard else out
+
+
+class EnsembleMLP(nn.Module):
+    """K MLPs with stacked parameters: points ``(K, n, d)`` -> values ``(K, n)``."""
+
+    def __init__(self, members: Sequence[MLP]):
+        super().__init__()
+        if not members:
+            raise PinnddError("an ensemble needs at least one member")
+        first = members[0]
+        shapes = [tuple(layer.weight.shape) for layer in first.layers]
+        for m in members:
+            if [tuple(layer.weight.shape) for layer in m.layers] != shapes or m.activation != first.activation:
+                raise PinnddError("ensemble members must share one architecture and activation")
+        self.activation = first.activation
+        self.act = ACTIVATIONS[first.activation]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].weight.detach().T for m in members]).contiguous()) for i in range(len(shapes))
+        )
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([m.layers[i].bias.detach()[None, :] for m in members]).contiguous())
+            for i in range(len(shapes))
+        )
+        self.register_buffer("in_scale", first.in_scale.clone())
+        self.register_buffer("in_shift", first.in_shift.clone())
+        # kept outside the module tree: its parameters are not the ensemble's
+        object.__setattr__(self, "_template", first)
+
+    @property
+    def size(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x * self.in_scale + self.in_shift
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = self.act(h)
+        return h.squeeze(-1)
+
+    def member(self, k: int) -> MLP:
+        """A standalone copy of member ``k``."""
+        m = copy.deepcopy(self._template).to(self.weights[0].device)
+        with torch.no_grad():
+            m.in_scale.copy_(self.in_scale)
+            m.in_shift.copy_(self.in_shift)
+            for i, layer in enumerate(m.layers):
+                layer.weight.copy_(self.weights[i][k].T)
+                layer.bias.copy_(self.biases[i][k, 0])
+        return m

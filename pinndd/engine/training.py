@@ -24,14 +24,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
 from ..errors import PinnddError, TrainingDiverged
-from .evaluation import evaluate
 from ..labels import check_for
-from .losses import TensorPoints
-from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
 from ..pointset import PointSet
 from ..problem import coords
+from . import derivatives
+from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
+from .evaluation import evaluate
+from .losses import TensorPoints
+from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,6 @@ def check_problem(problem, pointset: PointSet | None = None) -> None:
     silently) deep inside a training step: a residual that reads an undeclared partial, returns
     another shape than ``(n,)`` (e.g. ``(n, 1)`` or a scalar mean) or NaN everywhere, and a
     condition value that is not a finite torch tensor of one value per point."""
-    from . import derivatives
 
     box = problem.domain
     n = 5

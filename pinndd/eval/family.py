@@ -37,14 +37,14 @@ import numpy as np
 
 from .. import methods
 from ..budget import DEFAULT_RULE
-from ..errors import PinnddError
 from ..engine.evaluation import evaluate, residuals
+from ..engine.nn import PINN
+from ..engine.training import TrainConfig, train
+from ..errors import PinnddError
 from ..family import FamilyTask, fine_tune, fine_tune_config, timed, warm_copy
 from ..methods.adaptive.rad import rad_indices
-from ..engine.nn import PINN
 from ..parametric import FixedParameter, train_parametric
 from ..pointset import PointSet
-from ..engine.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
 

@@ -60,12 +60,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import PinnddError
+from ..engine.ensemble import train_ensemble
 from ..engine.evaluation import evaluate, residual_mse
+from ..engine.training import TrainConfig, train
+from ..errors import PinnddError
+from ..methods.labelled.teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
 from ..pointset import PointSet
 from ..problem import Problem, ShiftFamily
-from ..teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
-from ..engine.training import TrainConfig, train
+from ..shifts import resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
 
 log = logging.getLogger(__name__)
 
@@ -81,67 +83,6 @@ LABEL_MODES = (*LABEL_SOURCES, *LABEL_ALIASES)
 GROUP_KEYS = ("pde", "method", "budget", "param")
 
 TeacherFactory = Callable[[Problem], Teacher]
-
-
-# ---------------------------------------------------------------------------------------------
-# Shift values
-# ---------------------------------------------------------------------------------------------
-def resolve_family(problem: Problem, family: str | ShiftFamily) -> ShiftFamily:
-    """``family`` as a :class:`ShiftFamily`: a declared family by parameter name, or itself."""
-    if isinstance(family, ShiftFamily):
-        if family.param not in problem.params:
-            raise PinnddError(f"shift family names unknown parameter {family.param!r}; "
-                              f"{problem.name!r} has {list(problem.params)}")
-        return family
-    if isinstance(family, str):
-        return problem.shift(family)
-    raise PinnddError(f"family must be a ShiftFamily or a parameter name; got {type(family).__name__}")
-
-
-def shift_values(family: ShiftFamily, values: Iterable[float] | Iterable[tuple[float, bool]] | None = None,
-                 n_in: int = 3, n_out: int = 2, nominal: float | None = None) -> list[tuple[float, bool]]:
-    """``(value, in_distribution)`` pairs: ``family.values(n_in, n_out)`` by default; plain
-    values get their flag from ``family.is_in_distribution``; pairs are taken as given.
-    ``nominal``, when given and not among the defaults, is added (``family.values`` spreads
-    values evenly over the range, which can miss the nominal value, e.g. advection's
-    ``beta = 1`` in ``[0.5, 2]``)."""
-    if values is None:
-        out = family.values(n_in, n_out)
-        if nominal is not None and not any(v == float(nominal) for v, _ in out):
-            out = sorted([*out, (float(nominal), family.is_in_distribution(float(nominal)))])
-        return out
-    out = []
-    for v in values:
-        if isinstance(v, tuple | list):
-            if len(v) != 2:
-                raise PinnddError(f"shift values are numbers or (value, in_distribution) pairs; got {v!r}")
-            out.append((float(v[0]), bool(v[1])))
-        else:
-            out.append((float(v), family.is_in_distribution(float(v))))
-    if not out:
-        raise PinnddError("no shift values given; pass values=None for the family's defaults")
-    for v, _ in out:
-        if not np.isfinite(v):
-            raise PinnddError(f"shift values must be finite; got {v}")
-    return out
-
-
-def shifts_conditions(problem: Problem, family: str | ShiftFamily, n: int = 16, seed: int = 0) -> tuple[str, ...]:
-    """Names of the conditions whose targets change across the family's out-of-distribution
-    range (checked at ``n`` random points on each face, at 7 values spread over the range and
-    the in-distribution ends): empty for a family that shifts only the PDE (a coefficient or a
-    source)."""
-    fam = resolve_family(problem, family)
-    rng = np.random.default_rng(seed)
-    values = [*np.linspace(*fam.out_range, 7), *fam.in_range]
-    shifted = [problem.with_params(**{fam.param: float(v)}) for v in values]
-    moved = []
-    for c in problem.conditions:
-        pts = torch.as_tensor(c.face.from_unit(rng.random((n, problem.domain.dim - 1))), dtype=torch.float64)
-        first = c.target(pts, shifted[0].params)
-        if any(not torch.allclose(c.target(pts, s.params), first, rtol=0, atol=1e-12) for s in shifted[1:]):
-            moved.append(c.name)
-    return tuple(moved)
 
 
 def held_out_points(problem: Problem, n: int = 4096, seed: int = 99_999) -> np.ndarray:
@@ -184,7 +125,7 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     """A teacher of the same kind as the one that labelled ``pointset``, made for ``problem``
     (typically a shifted one), rebuilt from the set's ``labels`` metadata.
 
-    ``dense-pinn`` labels: :func:`pinndd.teacher.train_teacher` with the recorded dense size,
+    ``dense-pinn`` labels: :func:`pinndd.methods.labelled.teacher.train_teacher` with the recorded dense size,
     sampler, seed and training settings (one dense training per new parameter tuple, cached in
     the process). ``reference`` labels: the shifted reference. Anything else (a user's model,
     a parametric network) cannot be rebuilt from metadata: pass a teacher factory instead.
@@ -302,7 +243,8 @@ def shifted_labels(pointset: PointSet, shifted: Problem, labels: str | LabelSour
     else:
         teacher = source.factory(shifted)
         if not isinstance(teacher, Teacher):
-            raise PinnddError(f"the labels factory must return a pinndd.teacher.Teacher; got {type(teacher).__name__}")
+            raise PinnddError("the labels factory must return a pinndd.methods.labelled.teacher.Teacher; "
+                              f"got {type(teacher).__name__}")
     if dict(teacher.params) != dict(shifted.params):
         raise PinnddError(
             f"the teacher was made for parameters {dict(teacher.params)}, not the shifted {dict(shifted.params)}; "
@@ -418,8 +360,6 @@ def _train_seeds(problem: Problem, ps: PointSet, config: TrainConfig, seeds: Seq
     if use_ensemble and config.hard:
         raise PinnddError("ensemble training does not support hard=True; pass ensemble=False or hard=False")
     if use_ensemble and len(seeds) > 1:
-        from ..engine.ensemble import train_ensemble
-
         return train_ensemble(problem, ps, config, seeds).results
     return [train(problem, ps, replace(config, seed=int(s))) for s in seeds]
 

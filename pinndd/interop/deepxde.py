@@ -48,11 +48,11 @@ import numpy as np
 import torch
 
 from ..domain import Box
-from ..errors import PinnddError
 from ..engine.evaluation import evaluate
+from ..engine.training import TrainConfig, check_labels, make_model, train
+from ..errors import PinnddError
 from ..pointset import PointSet
 from ..problem import Problem, canonical_partial, dirichlet, initial_value, neumann, parse_partial, periodic
-from ..engine.training import TrainConfig, check_labels, make_model, train
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import __version__
-from ..cost import measure
+from .. import __version__, protocols
 from ..budget import DEFAULT_RULE, BudgetRule, as_integer, check_budget
+from ..cost import measure
+from ..engine.training import check_problem
 from ..errors import PinnddError
 from ..pointset import PointSet
-from ..engine.training import check_problem
 from .sampling.qmc import sample_face, sample_unit
 
 _REGISTRY: dict[str, type[PointSetMethod]] = {}
@@ -121,3 +121,31 @@ def condition_points(problem, counts: dict[str, int], seed: int, kind: str = "so
 def interior_points(problem, kind: str, n: int, seed: int) -> np.ndarray:
     """``n`` interior points from sampler ``kind``."""
     return problem.domain.from_unit(sample_unit(kind, n, problem.domain.dim, seed))
+
+
+def method_settings(name: str, proto: protocols.Protocol | str, device: str | None = None) -> dict:
+    """Settings that tie a method's own training to the protocol (explicit settings override them).
+
+    Labelled methods train their teacher with the protocol and its dense size; under ``smoke``
+    warm-ups are as short as the protocol's training; methods that train on a device of their
+    own (distillers) get ``device`` when it is given.
+
+    Parameters
+    ----------
+    name:
+        A registered method name.
+    proto:
+        A :class:`~pinndd.protocols.Protocol` or its name.
+    device:
+        ``"cpu"``/``"cuda"`` for methods with a ``device`` setting; ``None`` keeps their default.
+    """
+    proto = protocols.get(proto) if isinstance(proto, str) else proto
+    settable = {f.name for f in fields(get(name))}
+    out: dict = {}
+    if "teacher_protocol" in settable:
+        out.update(teacher_protocol=proto.name, teacher_dense=proto.dense)
+    if proto.name == "smoke" and "warmup_steps" in settable:
+        out["warmup_steps"] = proto.train.adam_steps
+    if device is not None and "device" in settable:
+        out["device"] = device
+    return out

@@ -46,20 +46,20 @@ from tqdm.auto import tqdm
 from .. import protocols
 from ..budget import DEFAULT_RULE
 from ..cost import charge
-from ..errors import PinnddError
 from ..engine.evaluation import predict, residuals
+from ..engine.training import show_progress, train
+from ..errors import PinnddError
 from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, timed, warm_copy
 from ..pointset import PointSet
-from ..engine.training import show_progress, train
 from .adaptive.rad import rad_indices
+from .adaptive.warmup import derive_seed
 from .base import PointSetMethod, condition_points, interior_points, register
 from .distill.loop import step_seed
 from .labelled.label_exchange import LabelExchange
-from .adaptive.warmup import derive_seed
 
 log = logging.getLogger(__name__)
 
-_TAG_POOL, _TAG_DRAW = 11, 12
+TAG_POOL, _TAG_DRAW = 11, 12
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class _FamilyMethod(PointSetMethod):
         return res.model, sec
 
     def _pool(self, problem, budget: int, seed: int) -> np.ndarray:
-        return interior_points(problem, "sobol", self.pool_size or max(16 * budget, 4096), derive_seed(seed, _TAG_POOL))
+        return interior_points(problem, "sobol", self.pool_size or max(16 * budget, 4096), derive_seed(seed, TAG_POOL))
 
     def family_residual(self, task: FamilyTask, model, pool: np.ndarray) -> np.ndarray:
         """Mean over made-on values of ``|r|^k / mean |r|^k`` of ``model`` on ``pool``."""

@@ -36,8 +36,8 @@ import numpy as np
 from ...errors import PinnddError
 from ...influence import HESSIANS, METHODS, candidate_influence, held_out_set
 from ...pointset import PointSet
-from .rad import rad_indices
 from ..base import register
+from .rad import rad_indices
 from .warmup import WarmupMethod, check_int, check_number, derive_seed, selection_rng
 
 #: Tag of the seed of the held-out condition points (the warm-up uses 1-3).

@@ -45,9 +45,9 @@ import numpy as np
 from ...budget import DEFAULT_RULE, BudgetRule
 from ...errors import PinnddError
 from ...pointset import PointSet
-from .rad import rad_probabilities
 from ..base import condition_points, interior_points, register
-from .warmup import _TAG_POOL, WarmupMethod, check_int, check_number, default_pool_size, derive_seed
+from .rad import rad_probabilities
+from .warmup import TAG_POOL, WarmupMethod, check_int, check_number, default_pool_size, derive_seed
 
 
 def anytime_order(unit_points: np.ndarray, density: np.ndarray | None = None, n: int | None = None) -> np.ndarray:
@@ -141,7 +141,7 @@ class Nested(WarmupMethod):
             n_pool = default_pool_size(n_order) if self.pool_size == 0 else self.pool_size
             if n_pool < n_order:
                 raise PinnddError(f"{self.name}: pool_size ({n_pool}) must be at least {n_order}")
-            pool = interior_points(problem, "sobol", n_pool, derive_seed(seed, _TAG_POOL))
+            pool = interior_points(problem, "sobol", n_pool, derive_seed(seed, TAG_POOL))
             density = None
         else:
             warm = self.warmup(problem, order_counts, seed)

@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 
 from ...cost import charge
+from ...engine.training import TrainConfig, train
 from ...errors import PinnddError
 from ...pointset import PointSet
-from ...engine.training import TrainConfig, train
 from ..base import register
 from .warmup import Warmup, WarmupMethod, check_int, check_number, pps_sample, residual_abs, selection_rng
 

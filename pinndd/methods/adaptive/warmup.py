@@ -32,17 +32,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...engine import derivatives
 from ...cost import charge
-from ...errors import PinnddError
+from ...engine import derivatives
 from ...engine.nn import PINN
+from ...engine.training import TrainConfig, train
+from ...errors import PinnddError
 from ...pointset import PointSet
 from ...problem import coords
-from ...engine.training import TrainConfig, train
 from ..base import PointSetMethod, condition_points, interior_points
 
 #: Tags separating the seeds derived from one method seed.
-_TAG_NET, _TAG_POOL, _TAG_SELECT = 1, 2, 3
+_TAG_NET, TAG_POOL, _TAG_SELECT = 1, 2, 3
 
 
 def derive_seed(seed: int, tag: int) -> int:
@@ -166,7 +166,7 @@ def warmup(
     config = TrainConfig(width=width, depth=depth, adam_steps=steps, lr=lr, seed=net_seed, dtype=dtype,
                          hard=hard, progress=False, log_every=max(1, min(100, steps)))
     result = train(problem, PointSet(train_interior, None, conds), config)
-    pool_seed = derive_seed(seed, _TAG_POOL)
+    pool_seed = derive_seed(seed, TAG_POOL)
     pool = interior_points(problem, "sobol", n_pool, pool_seed)
     res = residual_abs(problem, result.model, pool)
     seconds = time.perf_counter() - t0

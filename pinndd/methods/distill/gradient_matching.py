@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ...errors import PinnddError
 from ...engine.experts import unflatten
+from ...errors import PinnddError
 from ..base import register
 from .loop import DistillContext, StateSampled, layerwise_cosine_distance
 from .synthetic import SyntheticSet

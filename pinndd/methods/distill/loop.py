@@ -49,16 +49,16 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ...engine import derivatives
 from ...budget import DEFAULT_RULE
 from ...cost import charge
-from ...errors import Interrupted, PinnddError
+from ...engine import derivatives
 from ...engine.experts import ExpertSet, make_student, param_layout, train_experts
 from ...engine.losses import TensorPoints
 from ...engine.nn import resolve_dtype
+from ...engine.training import show_progress
+from ...errors import Interrupted, PinnddError
 from ...pointset import read_npz, write_npz
 from ...problem import coords
-from ...engine.training import show_progress
 from ..base import PointSetMethod, get
 from .synthetic import SyntheticSet
 
@@ -81,7 +81,7 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(step_seed(seed, step))
 
 
-class _Functional(torch.nn.Module):
+class Functional(torch.nn.Module):
     """Wraps the student so :func:`torch.func.functional_call` can substitute its parameters in
     every call the loss makes (interior and each condition)."""
 
@@ -150,7 +150,7 @@ class DistillContext:
     constants: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._fn = _Functional(self.problem, self.model, self.engine)
+        self._fn = Functional(self.problem, self.model, self.engine)
 
     def _call(self, params: dict[str, torch.Tensor], tp: TensorPoints, vector: bool) -> torch.Tensor:
         return torch.func.functional_call(self._fn, {"model." + k: v for k, v in params.items()}, (tp, vector))
@@ -416,7 +416,7 @@ class Distiller(Checkpointed, PointSetMethod):
         if get(self.init).family in ("labelled",):
             raise PinnddError(f"init method {self.init!r} makes labelled sets; a distiller needs an unlabelled init")
         rule_counts = {k: v for k, v in counts.items() if k != "interior"}
-        init = get(self.init).make(problem, counts["interior"], seed, rule=_FixedRule(rule_counts))
+        init = get(self.init).make(problem, counts["interior"], seed, rule=FixedRule(rule_counts))
         return SyntheticSet(problem, init, self.learn_points, self.learn_conditions, self.learn_weights,
                             resolve_dtype(self.dtype), self._device())
 
@@ -556,7 +556,7 @@ def _tqdm():
 
 
 @dataclass(frozen=True)
-class _FixedRule:
+class FixedRule:
     """A budget rule that returns given condition counts (so the init method makes exactly the
     counts the distiller was asked for)."""
 

@@ -65,10 +65,10 @@ from typing import Any
 
 import torch
 
-from ...errors import PinnddError
 from ...engine.losses import TensorPoints
+from ...errors import PinnddError
 from ..base import register
-from .loop import DistillContext, Distiller, _Functional
+from .loop import DistillContext, Distiller, Functional
 from .synthetic import SyntheticSet
 
 Params = dict[str, torch.Tensor]
@@ -120,7 +120,7 @@ def physics_loss(ctx: DistillContext, problem, params: Params, tp: TensorPoints)
     condition targets are used); ``ctx.loss`` when ``problem is ctx.problem``."""
     if problem is ctx.problem:
         return ctx.loss(params, tp)
-    fn = _Functional(problem, ctx.model, ctx.engine)
+    fn = Functional(problem, ctx.model, ctx.engine)
     return torch.func.functional_call(fn, {"model." + k: t for k, t in params.items()}, (tp, False))
 
 
@@ -172,7 +172,7 @@ def estimate_dense_training_seconds(ctx: DistillContext, adam_steps: int, probe_
 
 
 @dataclass(frozen=True)
-class _UnrollSettings(Distiller):
+class UnrollSettings(Distiller):
     """Settings shared by the fresh-student distillers (``outcome``, ``task_aware``).
 
     Parameters
@@ -234,14 +234,14 @@ class _UnrollSettings(Distiller):
 
 @register
 @dataclass(frozen=True)
-class OutcomeDistiller(_UnrollSettings):
+class OutcomeDistiller(UnrollSettings):
     """Fresh-student outcome targeting: the mean dense physics loss of ``students`` fresh
     networks after a short differentiable unroll on the set (see the module docstring).
 
     Parameters
     ----------
     students, inner_steps, inner_lr, inner_optimizer, dense_batch, repulsion, repulsion_width:
-        See :class:`_UnrollSettings` (defaults: 2 students, 20 Adam steps at ``5e-2``, 1024
+        See :class:`UnrollSettings` (defaults: 2 students, 20 Adam steps at ``5e-2``, 1024
         dense points per step, no repulsion). The step size is larger than a full training's
         ``1e-3`` on purpose: a 20-step unroll at ``1e-3`` barely leaves the initialisation, and its
         outcome hardly depends on the points (on a tiny Poisson check, 10 steps at ``1e-2`` moved

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import PinnddError
 from ...engine.losses import TensorPoints
+from ...errors import PinnddError
 from ...pointset import PointSet
 
 #: Unit coordinates are clipped to ``[UNIT_EPS, 1 - UNIT_EPS]`` before the logit.

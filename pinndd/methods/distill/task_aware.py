@@ -78,11 +78,11 @@ import numpy as np
 import torch
 
 from ...errors import PinnddError
-from ...eval.ood import shifts_conditions
 from ...problem import ShiftFamily
+from ...shifts import shifts_conditions
 from ..base import register
 from .loop import DistillContext, uniform
-from .outcome import _UnrollSettings, dense_subset, physics_loss
+from .outcome import UnrollSettings, dense_subset, physics_loss
 from .synthetic import SyntheticSet
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def draw_train_values(family: ShiftFamily, values: Sequence[float], n: int, ood_
 
 @register
 @dataclass(frozen=True)
-class TaskAwareDistiller(_UnrollSettings):
+class TaskAwareDistiller(UnrollSettings):
     """Fresh students trained under shifted conditions, scored on the shifted dense physics loss
     (and optionally the shifted reference error); see the module docstring.
 

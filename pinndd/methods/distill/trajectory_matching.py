@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 
-from ...errors import PinnddError
 from ...engine.experts import unflatten
+from ...errors import PinnddError
 from ..base import register
 from .loop import DistillContext, Distiller, randint
 from .synthetic import SyntheticSet

@@ -14,7 +14,7 @@ trained on the set reproduces the teacher ``u_T`` on a dense set; this is KIP (N
 
 Setup (once per run):
 
-- the teacher ``u_T``: a PINN trained on a dense set (:func:`pinndd.teacher.train_teacher`,
+- the teacher ``u_T``: a PINN trained on a dense set (:func:`pinndd.methods.labelled.teacher.train_teacher`,
   ``teacher_dense`` Sobol points, protocol ``teacher_protocol`` with ``teacher_scale`` times its
   steps, cached per process); its cost is
   reported as ``teacher_seconds``;
@@ -66,15 +66,15 @@ from typing import Any
 
 import torch
 
+from ...engine.nn import resolve_dtype
 from ...errors import PinnddError
 from ...labels import LabelRecord
-from ...engine.nn import resolve_dtype
 from ...pointset import PointSet
 from ..base import get, register
-from ..distill.loop import DistillContext, Distiller, _FixedRule
 from ..distill.kernel_matching import residual_jacobian
-from .teacher_sets import TeacherSettings
+from ..distill.loop import DistillContext, Distiller, FixedRule
 from ..distill.synthetic import SyntheticSet
+from .teacher_sets import TeacherSettings
 
 #: Initial (labelled or not) point sets by settings, shared by :meth:`KipLabels.synthetic` and
 #: :meth:`KipLabels.setup` within one run (small; cleared when it grows).
@@ -143,7 +143,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
         key = json.dumps([method.name, method.config(), problem.name, sorted(problem.params.items()), counts, seed],
                          sort_keys=True, default=str)
         if key not in _INIT:
-            rule = _FixedRule({k: v for k, v in counts.items() if k != "interior"})
+            rule = FixedRule({k: v for k, v in counts.items() if k != "interior"})
             _INIT[key] = method.make(problem, counts["interior"], seed, rule=rule)
             while len(_INIT) > 8:
                 _INIT.popitem(last=False)

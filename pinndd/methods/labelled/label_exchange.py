@@ -53,22 +53,22 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from ... import protocols
-from ...errors import PinnddError
 from ...engine.evaluation import predict
-from ...pointset import PointSet
-from ...teacher import label
 from ...engine.training import show_progress, train
+from ...errors import PinnddError
+from ...pointset import PointSet
 from ..base import condition_points, get, register
-from ..distill.loop import Checkpointed, _FixedRule, step_seed
-from .teacher_sets import _TeacherMethod
+from ..distill.loop import Checkpointed, FixedRule, step_seed
 from ..sampling.qmc import sample_unit
+from .teacher import label
+from .teacher_sets import TeacherMethod
 
 log = logging.getLogger(__name__)
 
 
 @register
 @dataclass(frozen=True)
-class LabelExchange(Checkpointed, _TeacherMethod):
+class LabelExchange(Checkpointed, TeacherMethod):
     """Labelled set improved by accepted exchange moves judged by trained students (module docstring).
 
     Parameters (beside the teacher settings of the labelled methods; ``teacher_scale`` defaults
@@ -141,7 +141,7 @@ class LabelExchange(Checkpointed, _TeacherMethod):
             raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
         if method.family == "labelled":
             method = get(self.init, **self.teacher_settings())
-        rule = _FixedRule({k: v for k, v in counts.items() if k != "interior"})
+        rule = FixedRule({k: v for k, v in counts.items() if k != "interior"})
         return method.make(problem, counts["interior"], seed, rule=rule).interior
 
     def outcome(self, problem, pointset: PointSet, teacher, student_seed: int, val: np.ndarray, u_val: np.ndarray):

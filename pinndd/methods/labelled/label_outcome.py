@@ -63,16 +63,16 @@ import torch
 from ...errors import PinnddError
 from ..base import register
 from ..distill.loop import DistillContext
-from .label_distill import LabelledDistiller
-from ..distill.outcome import _UnrollSettings, dense_subset, physics_loss, unroll
+from ..distill.outcome import UnrollSettings, dense_subset, physics_loss, unroll
 from ..distill.synthetic import SyntheticSet
+from .label_distill import LabelledDistiller
 
 Params = dict[str, torch.Tensor]
 
 
 @register
 @dataclass(frozen=True)
-class LabelOutcome(LabelledDistiller, _UnrollSettings):
+class LabelOutcome(LabelledDistiller, UnrollSettings):
     """Labelled set (points, weights, teacher-following labels) distilled for the outcome of
     fresh students: their function-matching error against the teacher on a dense set after a
     short unroll (module docstring).

@@ -60,8 +60,8 @@ import numpy as np
 
 from ...errors import PinnddError
 from ..base import register
-from .label_exchange import LabelExchange
 from ..distill.task_aware import resolve_task
+from .label_exchange import LabelExchange
 
 
 @register

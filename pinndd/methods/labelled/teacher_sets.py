@@ -2,7 +2,7 @@
 
 For PINN collocation points the implicit label is "residual = 0". A labelled set adds solution
 values ``y_i = u_T(x_i)`` from a teacher ``u_T`` (a PINN trained on a dense set, see
-:mod:`pinndd.teacher`), and the student minimises
+:mod:`pinndd.methods.labelled.teacher`), and the student minimises
 
     L = L_pde + sum_c lambda_c L_c + lambda_data * (1/n) sum_i w_i (u(x_i) - y_i)^2.
 
@@ -29,12 +29,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ... import protocols
 from ...errors import PinnddError
 from ...labels import DEFAULT_LABEL_WEIGHT
 from ...pointset import PointSet
-from ...teacher import label, train_teacher
 from ..base import PointSetMethod, condition_points, get, interior_points, register
 from ..sampling.qmc import sample_unit
+from .teacher import label, train_teacher
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class TeacherSettings:
     target_weight:
         ``lambda_data``, the data-term weight of the output set.
     teacher_dense, teacher_seed, teacher_protocol:
-        The teacher: :func:`pinndd.teacher.train_teacher` on ``teacher_dense`` Sobol points
+        The teacher: :func:`pinndd.methods.labelled.teacher.train_teacher` on ``teacher_dense`` Sobol points
         with the training settings of protocol ``teacher_protocol``, point and network seed
         ``teacher_seed``; ``None`` (the default) uses the set's own seed, so sets of different
         seeds are independent pipelines whose spread includes teacher failures. Give a number to
@@ -60,7 +61,7 @@ class TeacherSettings:
         (experiments/RESULTS.md). Its cost is counted in ``teacher_seconds``.
     teacher_candidates:
         Train that many teachers (seeds ``teacher_seed + i``) and keep the one with the lowest
-        physics loss on held-out points (no reference used; :func:`pinndd.teacher.train_teacher`):
+        physics loss on held-out points (no reference used; :func:`pinndd.methods.labelled.teacher.train_teacher`):
         one dense PINN run in a few fails, and a labelled set inherits its teacher's failure.
         On Burgers (5 amplitudes, 3x teachers) 3 of 15 runs failed; the best of three came within
         6% of the oracle choice, the best of two kept a failed run once (experiments/RESULTS.md
@@ -94,8 +95,6 @@ class TeacherSettings:
 
     def teacher_config(self):
         """The teacher's training settings: the protocol's, steps scaled by ``teacher_scale``."""
-        from ... import protocols
-
         cfg = protocols.get(self.teacher_protocol).train
         if self.teacher_scale == 1.0:
             return cfg
@@ -115,7 +114,7 @@ class TeacherSettings:
 
 
 @dataclass(frozen=True)
-class _TeacherMethod(TeacherSettings, PointSetMethod):
+class TeacherMethod(TeacherSettings, PointSetMethod):
     family = "labelled"
 
     def __post_init__(self) -> None:
@@ -130,7 +129,7 @@ class _TeacherMethod(TeacherSettings, PointSetMethod):
 
 @register
 @dataclass(frozen=True)
-class TeacherLabels(_TeacherMethod):
+class TeacherLabels(TeacherMethod):
     """Teacher labels on the interior points of the registered method ``base``."""
 
     name = "teacher_labels"
@@ -146,7 +145,7 @@ class TeacherLabels(_TeacherMethod):
 
 @register
 @dataclass(frozen=True)
-class TeacherDensity(_TeacherMethod):
+class TeacherDensity(TeacherMethod):
     """Coverage plus points drawn where the teacher's gradient is large; all labelled."""
 
     name = "teacher_density"

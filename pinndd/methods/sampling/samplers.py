@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ...errors import PinnddError
 from ...pointset import PointSet
-from ..base import PointSetMethod, condition_points, interior_points, register
+from ..base import PointSetMethod, condition_points, get, interior_points, register
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,6 @@ class Dense(PointSetMethod):
     sampler: str = "sobol"
 
     def __post_init__(self) -> None:
-        from ..base import get
-
         if get(self.sampler).family != "sampler":
             raise PinnddError(f"dense needs a fixed sampler (uniform, grid, lhs, sobol, halton, hammersley); "
                               f"got {self.sampler!r}")

@@ -23,12 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ... import protocols
+from ...cost import charge
+from ...engine.evaluation import evaluate, physics_loss, predict
+from ...engine.training import TrainConfig, train
+from ...errors import PinnddError
+from ...labels import DEFAULT_LABEL_WEIGHT, REBUILDABLE, LabelRecord, TeacherRecord
+from ...pointset import PointSet
+from ..base import get as get_method
 from . import teacher_cache
-from .cost import charge
-from .errors import PinnddError
-from .engine.evaluation import evaluate, physics_loss, predict
-from .labels import DEFAULT_LABEL_WEIGHT, LabelRecord, TeacherRecord
-from .pointset import PointSet
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Teacher:
 
     def record(self) -> TeacherRecord:
         """This teacher as a serialisable :class:`~pinndd.labels.TeacherRecord` (its settings, from
-        which :meth:`TeacherRecord.rebuild` retrains it, and what was measured on it)."""
+        which :func:`rebuild` retrains it, and what was measured on it)."""
         settings = {k: self.info[k] for k in _SETTINGS if k in self.info}
         if self.source == "dense-pinn":
             settings.setdefault("candidates", 1)
@@ -103,14 +106,11 @@ def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol")
     """One PINN trained on ``dense`` interior points of ``method`` (point seed ``seed``, network
     seed ``config.seed``) and its cost in seconds. With ``$PINNDD_TEACHER_CACHE`` set, the run
     is kept in that folder (arrays and JSON, no pickle) and reused by any later process with the
-    same problem, parameters, settings and training code (:mod:`pinndd.teacher_cache`; processes
+    same problem, parameters, settings and training code (:mod:`pinndd.methods.labelled.teacher_cache`; processes
     sharing the folder train a key once); the cost reported is that of the original training."""
-    from . import methods
-    from .engine.training import train
-
     def run() -> tuple[torch.nn.Module, float]:
         t0 = time.perf_counter()
-        res = train(problem, methods.get(method).make(problem, dense, seed=seed), config)
+        res = train(problem, get_method(method).make(problem, dense, seed=seed), config)
         return res.model, time.perf_counter() - t0
 
     return teacher_cache.load_or_train(problem, config, teacher_cache.run_key(problem, dense, config, seed, method), run)
@@ -131,8 +131,6 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
     0 is the single teacher of ``candidates=1``. ``info`` records every candidate's held-out
     loss (and reference error where there is one) and the chosen index.
     """
-    from . import methods, protocols
-
     config = config or protocols.get("quick").train
     if candidates < 1:
         raise PinnddError(f"candidates must be >= 1; got {candidates}")
@@ -142,7 +140,7 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
     if key in _CACHE:
         charge("teacher", _CACHE[key].cost_seconds, spent=time.perf_counter() - t0, key=key)
         return _CACHE[key]
-    held_out = methods.get("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
+    held_out = get_method("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
     models, losses, cost, run_wall = [], [], 0.0, 0.0
     for i in range(candidates):
         t1 = time.perf_counter()
@@ -202,3 +200,23 @@ def label(pointset: PointSet, teacher: Teacher, target_weight: float = DEFAULT_L
     record = LabelRecord(dict(teacher.params), "teacher", teacher.record())
     return PointSet(pointset.interior, pointset.interior_weights, pointset.conditions, targets, target_weight, meta,
                     record)
+
+
+def rebuild(record: TeacherRecord, problem) -> Teacher:
+    """The teacher ``record`` describes, for ``problem`` (the same problem; its parameters are set
+    to the record's). Dense-PINN teachers are retrained with the recorded settings (bitwise the
+    same on the CPU; from pinndd's caches when they hold it)."""
+    if problem.name != record.problem:
+        raise PinnddError(f"this teacher was made for problem {record.problem!r}, not {problem.name!r}")
+    shifted = problem.with_params(**record.params)
+    if record.source == "reference":
+        return reference_teacher(shifted)
+    if record.source != "dense-pinn":
+        raise PinnddError(f"a {record.source!r} teacher cannot be rebuilt from its record (pinndd rebuilds "
+                          f"{REBUILDABLE}); keep the model itself")
+    s = record.settings
+    try:
+        return train_teacher(shifted, int(s["dense"]), TrainConfig(**s["config"]), int(s["seed"]), str(s["method"]),
+                             int(s.get("candidates", 1)))
+    except KeyError as e:
+        raise PinnddError(f"this teacher record lacks the setting {e.args[0]!r} needed to rebuild it") from None

@@ -1,6 +1,6 @@
 """Dense teacher runs kept on disk, so later processes reuse them instead of retraining.
 
-Set ``$PINNDD_TEACHER_CACHE`` to a folder and every run of :func:`pinndd.teacher.dense_run`
+Set ``$PINNDD_TEACHER_CACHE`` to a folder and every run of :func:`pinndd.methods.labelled.teacher.dense_run`
 is written there as one ``.npz`` file: the network's tensors as numeric arrays and a JSON
 record (its key and the original training cost). Files are read with ``allow_pickle=False``;
 one that cannot be read, or whose key, format or tensor shapes do not match, is ignored (and
@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...engine.training import make_model
+
 log = logging.getLogger(__name__)
 
 #: The folder, when set.
@@ -62,7 +64,7 @@ def _source_bytes(fn) -> bytes:
 def code_fingerprint(problem) -> str:
     """A hash of the training code and of the problem's functions' source."""
     h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
+    pkg = Path(__file__).resolve().parents[2]  # the pinndd package
     for name in TRAINING_MODULES:
         h.update((pkg / f"{name}.py").read_bytes())
     for fn in (problem.residual, *(c.value for c in problem.conditions)):
@@ -84,8 +86,6 @@ def path_for(key: str) -> Path | None:
 def load(problem, config, key: str) -> tuple[torch.nn.Module, float] | None:
     """The model and original cost of a cached run, or ``None`` (no folder, no file, or a file
     that does not match or cannot be read)."""
-    from .engine.training import make_model
-
     path = path_for(key)
     if path is None or not path.exists():
         return None
