@@ -74,3 +74,14 @@ class BudgetRule:
 
 
 DEFAULT_RULE = BudgetRule()
+
+
+@dataclass(frozen=True)
+class FixedRule:
+    """A budget rule that returns given condition counts, whatever the budget (so a method that
+    starts from another method's set gets exactly the condition counts it was asked for)."""
+
+    per_condition: dict[str, int]
+
+    def split(self, problem, budget: int) -> dict[str, int]:
+        return {"interior": int(budget), **self.per_condition}

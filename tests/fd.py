@@ -101,6 +101,6 @@ def meta_gradient_vs_fd(objective, tensors: dict, picks: list, h: float = 1e-5) 
 def mean_objective(distiller, run, steps=range(4)) -> float:
     """A distiller's outer objective at ``run``'s state, averaged over the fixed draws of outer
     steps ``steps`` (so "the objective decreased" compares like with like)."""
-    from pinndd.methods.distill.loop import step_generator
+    from pinndd.methods.distill.context import step_generator
 
     return float(np.mean([distiller.objective(run.context, s, run.synthetic, step_generator(0, s)).item() for s in steps]))

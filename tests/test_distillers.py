@@ -11,7 +11,7 @@ import equations
 from pinndd import BudgetRule, PinnddError, methods
 from pinndd.engine.experts import ExpertSet, train_experts
 from pinndd.engine.losses import TensorPoints
-from pinndd.methods.distill.loop import step_generator
+from pinndd.methods.distill.context import step_generator
 from pinndd.methods.distill.synthetic import SyntheticSet
 
 DISTILLERS = methods.names("distiller")

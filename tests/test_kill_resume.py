@@ -38,7 +38,7 @@ import torch
 torch.set_num_threads(1)
 import equations
 from pinndd import methods
-from pinndd.methods.distill.loop import Checkpointed
+from pinndd.methods.distill.checkpoint import Checkpointed
 name, folder, settings, budget, seed = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 write = Checkpointed._write_npz
 def slow(path, arrays):

@@ -12,7 +12,7 @@ from fd import mean_objective, meta_gradient_vs_fd
 
 import equations
 from pinndd import BudgetRule, PinnddError, PointSet, TrainConfig, methods, train
-from pinndd.methods.distill.loop import step_generator
+from pinndd.methods.distill.context import step_generator
 
 BUDGET = 12
 #: Tiny teacher (64 points, smoke protocol), tiny student (2 x 6), 64 dense points, short unrolls.

@@ -16,7 +16,7 @@ import torch
 
 import equations
 from pinndd import BudgetRule, PinnddError, methods
-from pinndd.methods.distill.loop import step_generator
+from pinndd.methods.distill.context import step_generator
 from pinndd.methods.distill.outcome import dense_subset, repulsion_energy, unroll
 from pinndd.methods.distill.task_aware import draw_shifts, resolve_task
 

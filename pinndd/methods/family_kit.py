@@ -54,7 +54,7 @@ from ..pointset import PointSet
 from .adaptive.rad import rad_indices
 from .adaptive.warmup import derive_seed
 from .base import PointSetMethod, condition_points, interior_points, register
-from .distill.loop import step_seed
+from .distill.context import step_seed
 from .labelled.label_exchange import LabelExchange
 
 log = logging.getLogger(__name__)

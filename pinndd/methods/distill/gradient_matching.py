@@ -40,7 +40,8 @@ import torch
 from ...engine.experts import unflatten
 from ...errors import PinnddError
 from ..base import register
-from .loop import DistillContext, StateSampled, layerwise_cosine_distance
+from .context import DistillContext, layerwise_cosine_distance
+from .state_sampled import StateSampled
 from .synthetic import SyntheticSet
 
 
@@ -66,7 +67,7 @@ class GradientMatching(StateSampled):
     ----------
     match:
         ``"adam"`` (expert checkpoints compare Adam update directions) or ``"gradient"``.
-    (and the state settings of :class:`~pinndd.methods.distill.loop.StateSampled`)
+    (and the state settings of :class:`~pinndd.methods.distill.state_sampled.StateSampled`)
     """
 
     name = "gradient_matching"

@@ -43,7 +43,8 @@ import torch
 from ...engine import derivatives
 from ...errors import PinnddError
 from ..base import register
-from .loop import DistillContext, StateSampled
+from .context import DistillContext
+from .state_sampled import StateSampled
 from .synthetic import SyntheticSet
 
 
@@ -72,7 +73,7 @@ class KernelMatching(StateSampled):
     ----------
     ridge:
         ``lambda = ridge * tr(K_ss) / n_s``.
-    (and the state settings of :class:`~pinndd.methods.distill.loop.StateSampled`)
+    (and the state settings of :class:`~pinndd.methods.distill.state_sampled.StateSampled`)
     """
 
     name = "kernel_matching"

@@ -35,254 +35,35 @@ beside ``outer_log`` (the objective at every outer step).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import time
 from abc import abstractmethod
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from ...budget import DEFAULT_RULE
+from ...budget import DEFAULT_RULE, FixedRule
 from ...cost import charge
 from ...engine import derivatives
 from ...engine.experts import ExpertSet, make_student, param_layout, train_experts
 from ...engine.losses import TensorPoints
 from ...engine.nn import resolve_dtype
 from ...engine.training import show_progress
-from ...errors import Interrupted, PinnddError
-from ...pointset import read_npz, write_npz
-from ...problem import coords
+from ...errors import PinnddError
 from ..base import PointSetMethod, get
+from .checkpoint import Checkpointed
+from .context import DistillContext, DistillRun, step_generator
 from .synthetic import SyntheticSet
 
 log = logging.getLogger(__name__)
 
-#: Settings that do not change the result of a step, left out of the checkpoint key.
-_NOT_IN_KEY = ("outer_steps", "checkpoint_every", "checkpoint_dir", "progress")
-
 _CACHE: dict[str, tuple[TensorPoints, ExpertSet | None, float]] = {}
-
-
-def step_seed(seed: int, step: int) -> int:
-    """The seed of outer step ``step`` of a run with method seed ``seed``
-    (:class:`numpy.random.SeedSequence` of both, so nearby pairs are independent)."""
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(step), 0x5EED]).generate_state(1)[0])
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A CPU :class:`torch.Generator` seeded by ``(seed, step)``."""
-    return torch.Generator(device="cpu").manual_seed(step_seed(seed, step))
-
-
-class Functional(torch.nn.Module):
-    """Wraps the student so :func:`torch.func.functional_call` can substitute its parameters in
-    every call the loss makes (interior and each condition)."""
-
-    def __init__(self, problem, model: torch.nn.Module, engine: str):
-        super().__init__()
-        self.problem, self.model, self.engine = problem, model, engine
-
-    def forward(self, tp: TensorPoints, vector: bool) -> torch.Tensor:
-        problem, box = self.problem, self.problem.domain
-
-        def evaluate(pts, names):
-            return derivatives.partials(self.model, pts, names, box, engine=self.engine)
-
-        d = evaluate(tp.interior, problem.partials)
-        r = problem.residual(d, coords(tp.interior, box), problem.params)
-        parts = [tp.interior_w.sqrt() * r]
-        for name, (pts, w) in tp.conditions.items():
-            cond = problem.condition(name)
-            parts.append((cond.weight * w).sqrt() * cond.residual(evaluate, pts, problem.params))
-        if vector:
-            return torch.cat(parts)
-        return sum(p.square().sum() for p in parts)
-
-
-@dataclass
-class DistillContext:
-    """What an objective works with during one :meth:`Distiller.make`.
-
-    Attributes
-    ----------
-    problem, counts, seed:
-        As given to ``make``.
-    dense:
-        The dense reference set as tensors.
-    experts:
-        Expert trajectories on the dense set, or ``None`` when the distiller uses none.
-    model:
-        A student PINN used only as a template for :meth:`loss` and :meth:`residuals`.
-    layout:
-        ``[(name, shape), ...]`` of the student's parameters.
-    dtype, device:
-        Of every tensor.
-    cost_seconds, cached:
-        Wall time of building the dense set and experts (the original cost when ``cached``).
-    learnable:
-        The objective's own learnable tensors by name (optimised beside the synthetic set,
-        checkpointed with it), with their outer learning rates in ``lr``.
-    constants:
-        Anything else :meth:`Distiller.setup` computes once (e.g. a fixed step size).
-    """
-
-    problem: Any
-    counts: dict[str, int]
-    seed: int
-    dense: TensorPoints
-    experts: ExpertSet | None
-    model: torch.nn.Module
-    layout: list[tuple[str, tuple[int, ...]]]
-    dtype: torch.dtype
-    device: torch.device
-    engine: str = "auto"
-    cost_seconds: float = 0.0
-    cached: bool = False
-    learnable: OrderedDict[str, torch.Tensor] = field(default_factory=OrderedDict)
-    lr: dict[str, float] = field(default_factory=dict)
-    constants: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._fn = Functional(self.problem, self.model, self.engine)
-
-    def _call(self, params: dict[str, torch.Tensor], tp: TensorPoints, vector: bool) -> torch.Tensor:
-        return torch.func.functional_call(self._fn, {"model." + k: v for k, v in params.items()}, (tp, vector))
-
-    def loss(self, params: dict[str, torch.Tensor], tp: TensorPoints) -> torch.Tensor:
-        """``L(theta) = sum_i w_i r_i^2 + sum_c lambda_c sum_j w_cj r_cj^2`` (weights summing to
-        one per set), the trainer's loss, at parameters ``params``."""
-        return self._call(params, tp, False)
-
-    def residuals(self, params: dict[str, torch.Tensor], tp: TensorPoints) -> torch.Tensor:
-        """The stacked residual vector ``[sqrt(w_i) r_i ; sqrt(lambda_c w_cj) r_cj]`` whose squared
-        norm is :meth:`loss`."""
-        return self._call(params, tp, True)
-
-    def fresh(self, rng: torch.Generator) -> OrderedDict[str, torch.Tensor]:
-        """A fresh initialisation drawn from ``rng``: Glorot-normal weights
-        ``N(0, 2 / (fan_in + fan_out))`` and zero biases, as :class:`pinndd.engine.nn.MLP`."""
-        out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        for name, shape in self.layout:
-            if len(shape) == 2:
-                std = math.sqrt(2.0 / (shape[0] + shape[1]))
-                t = torch.randn(shape, generator=rng, dtype=torch.float64) * std
-            else:
-                t = torch.zeros(shape, dtype=torch.float64)
-            out[name] = t.to(self.dtype).to(self.device)
-        return out
-
-    def expert_state(self, expert: int, record: int) -> OrderedDict[str, torch.Tensor]:
-        """Parameters of expert ``expert`` at record ``record`` as a params dict."""
-        if self.experts is None:
-            raise PinnddError("this distiller was built without experts (n_experts=0)")
-        return self.experts.state(expert, record, self.dtype, self.device)
-
-    def flat(self, which: str, expert: int, record: int) -> torch.Tensor:
-        """A flattened expert vector (``params``, ``exp_avg`` or ``exp_avg_sq``)."""
-        if self.experts is None:
-            raise PinnddError("this distiller was built without experts (n_experts=0)")
-        return self.experts.tensor(which, expert, record, self.dtype, self.device)
-
-
-@dataclass
-class DistillRun:
-    """The outcome of :meth:`Distiller.run`: the learned set, its context, the objective at every
-    outer step (including steps before a resume), the step resumed from and the loop's seconds."""
-
-    synthetic: SyntheticSet
-    context: DistillContext
-    outer_log: list[float]
-    resumed_from: int
-    seconds: float
-
-
-def randint(rng: torch.Generator, high: int) -> int:
-    """A uniform integer in ``[0, high)`` from ``rng``."""
-    return int(torch.randint(high, (1,), generator=rng).item())
-
-
-def uniform(rng: torch.Generator) -> float:
-    """A uniform float in ``[0, 1)`` from ``rng``."""
-    return float(torch.rand(1, generator=rng, dtype=torch.float64).item())
-
-
-def layerwise_cosine_distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], tiny: float = 1e-30) -> torch.Tensor:
-    """``sum_l (1 - <a_l, b_l> / (|a_l| |b_l|))`` over every parameter tensor ``l`` (weights and
-    biases alike); ``tiny`` inside the square root keeps zero tensors differentiable."""
-    total = 0.0
-    for k in a:
-        x, y = a[k].reshape(-1), b[k].reshape(-1)
-        total = total + 1.0 - (x @ y) / torch.sqrt((x @ x) * (y @ y) + tiny)
-    return total
-
-
-class Checkpointed:
-    """Checkpoint files of an iterative method (a dataclass with ``name``, ``outer_steps``,
-    ``checkpoint_dir`` and ``config()``): ``checkpoint_dir/<name>-<problem>-<key>-step<k>.npz``,
-    where ``key`` hashes every setting except those in ``_NOT_IN_KEY``, the problem, the counts
-    and the seed; written atomically with :func:`numpy.savez` (no pickle)."""
-
-    def checkpoint_key(self, problem, counts: dict[str, int], seed: int) -> str:
-        cfg = {k: v for k, v in self.config().items() if k not in _NOT_IN_KEY}
-        blob = json.dumps([self.name, cfg, problem.name, sorted(problem.params.items()), counts, seed],
-                          sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-    def _ckpt_path(self, problem, key: str, step: int) -> Path:
-        return Path(self.checkpoint_dir) / f"{self.name}-{problem.name}-{key}-step{step:07d}.npz"
-
-    def _checkpoints(self, problem, key: str) -> list[tuple[int, Path]]:
-        """Checkpoints at or before ``outer_steps`` as ``(step, path)``, latest first."""
-        if not self.checkpoint_dir:
-            return []
-        found = []
-        for p in Path(self.checkpoint_dir).glob(f"{self.name}-{problem.name}-{key}-step*.npz"):
-            try:
-                s = int(p.stem.rsplit("step", 1)[1])
-            except ValueError:
-                continue
-            if s <= self.outer_steps:
-                found.append((s, p))
-        return sorted(found, reverse=True)
-
-    def _latest_checkpoint(self, problem, key: str) -> tuple[int, Path] | None:
-        """The latest checkpoint at or before ``outer_steps`` as ``(step, path)``, or ``None``."""
-        found = self._checkpoints(problem, key)
-        return found[0] if found else None
-
-    def _read_latest(self, problem, key: str, read):
-        """``read(path, data)`` of the latest checkpoint that reads back intact, or ``None``.
-
-        ``data`` is the file's arrays (:func:`pinndd.pointset.read_npz`, never unpickled) with its
-        ``step`` checked against the file name. A truncated or damaged checkpoint (a kill during a
-        save on a file system without atomic rename, a copy cut short) is skipped with a warning
-        and the one before it is used."""
-        for step, path in self._checkpoints(problem, key):
-            try:
-                data = read_npz(path, f"{self.name} checkpoint")
-                if "step" not in data or data["step"].shape != () or int(data["step"]) != step:
-                    raise PinnddError(f"{path}: its step does not match its name")
-                return read(path, data)
-            except PinnddError as e:
-                log.warning("%s: skipping unreadable checkpoint (%s); trying the previous one", self.name, e)
-        return None
-
-    @staticmethod
-    def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-        write_npz(path, arrays)
-
-    def _interrupted(self, step: int, last_path: Path | None) -> Interrupted:
-        """The exception for Ctrl-C at ``step``, logged as one line naming the last checkpoint."""
-        e = Interrupted(self.name, step, last_path)
-        log.warning("%s", e)
-        return e
 
 
 @dataclass(frozen=True)
@@ -447,7 +228,7 @@ class Distiller(Checkpointed, PointSetMethod):
             log.info("%s: resumed from %s (step %d)", self.name, last_path, start)
 
         t1 = time.perf_counter()
-        bar = _tqdm()(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
+        bar = tqdm(total=self.outer_steps, initial=start, desc=f"{self.name} {problem.name}",
                       disable=not show_progress(self.progress), leave=False)
         step = start
         try:
@@ -547,59 +328,3 @@ class Distiller(Checkpointed, PointSetMethod):
             }
         opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
         return [float(v) for v in outer_log]
-
-
-def _tqdm():
-    from tqdm.auto import tqdm
-
-    return tqdm
-
-
-@dataclass(frozen=True)
-class FixedRule:
-    """A budget rule that returns given condition counts (so the init method makes exactly the
-    counts the distiller was asked for)."""
-
-    per_condition: dict[str, int]
-
-    def split(self, problem, budget: int) -> dict[str, int]:
-        return {"interior": int(budget), **self.per_condition}
-
-
-@dataclass(frozen=True)
-class StateSampled(Distiller):
-    """A distiller whose objective averages over network states: fresh initialisations with
-    probability ``fresh_fraction``, else a uniformly drawn expert checkpoint.
-
-    Parameters
-    ----------
-    fresh_fraction:
-        Probability that a state is a fresh initialisation (1: no experts needed).
-    states_per_step:
-        States averaged per outer step.
-    """
-
-    #: First expert record that may be drawn (1 skips the experts' initial states).
-    first_record: ClassVar[int] = 0
-    fresh_fraction: float = 0.5
-    states_per_step: int = 1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.fresh_fraction <= 1.0:
-            raise PinnddError(f"fresh_fraction must lie in [0, 1]; got {self.fresh_fraction}")
-        if self.states_per_step < 1:
-            raise PinnddError("states_per_step must be >= 1")
-        if self.fresh_fraction < 1.0 and self.n_experts < 1:
-            raise PinnddError("expert states need n_experts >= 1 (or set fresh_fraction=1)")
-
-    def uses_experts(self) -> bool:
-        return self.fresh_fraction < 1.0 and self.n_experts > 0
-
-    def draw_state(self, ctx: DistillContext, rng: torch.Generator):
-        """``(state, None)`` for a fresh initialisation or ``(state, (expert, record))``."""
-        if ctx.experts is None or uniform(rng) < self.fresh_fraction:
-            return ctx.fresh(rng), None
-        e = randint(rng, ctx.experts.n_experts)
-        r = self.first_record + randint(rng, ctx.experts.n_records - self.first_record)
-        return ctx.expert_state(e, r), (e, r)

@@ -68,7 +68,8 @@ import torch
 from ...engine.losses import TensorPoints
 from ...errors import PinnddError
 from ..base import register
-from .loop import DistillContext, Distiller, Functional
+from .context import DistillContext, Functional
+from .loop import Distiller
 from .synthetic import SyntheticSet
 
 Params = dict[str, torch.Tensor]

@@ -81,7 +81,7 @@ from ...errors import PinnddError
 from ...problem import ShiftFamily
 from ...shifts import shifts_conditions
 from ..base import register
-from .loop import DistillContext, uniform
+from .context import DistillContext, uniform
 from .outcome import UnrollSettings, dense_subset, physics_loss
 from .synthetic import SyntheticSet
 

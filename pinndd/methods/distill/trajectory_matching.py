@@ -42,7 +42,8 @@ import torch
 from ...engine.experts import unflatten
 from ...errors import PinnddError
 from ..base import register
-from .loop import DistillContext, Distiller, randint
+from .context import DistillContext, randint
+from .loop import Distiller
 from .synthetic import SyntheticSet
 
 

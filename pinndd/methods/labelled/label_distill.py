@@ -66,13 +66,15 @@ from typing import Any
 
 import torch
 
+from ...budget import FixedRule
 from ...engine.nn import resolve_dtype
 from ...errors import PinnddError
 from ...labels import LabelRecord
 from ...pointset import PointSet
 from ..base import get, register
+from ..distill.context import DistillContext
 from ..distill.kernel_matching import residual_jacobian
-from ..distill.loop import DistillContext, Distiller, FixedRule
+from ..distill.loop import Distiller
 from ..distill.synthetic import SyntheticSet
 from .teacher_sets import TeacherSettings
 

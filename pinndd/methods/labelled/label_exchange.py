@@ -53,12 +53,14 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from ... import protocols
+from ...budget import FixedRule
 from ...engine.evaluation import predict
 from ...engine.training import show_progress, train
 from ...errors import PinnddError
 from ...pointset import PointSet
 from ..base import condition_points, get, register
-from ..distill.loop import Checkpointed, FixedRule, step_seed
+from ..distill.checkpoint import Checkpointed
+from ..distill.context import step_seed
 from ..sampling.qmc import sample_unit
 from .teacher import label
 from .teacher_sets import TeacherMethod

@@ -62,7 +62,7 @@ import torch
 
 from ...errors import PinnddError
 from ..base import register
-from ..distill.loop import DistillContext
+from ..distill.context import DistillContext
 from ..distill.outcome import UnrollSettings, dense_subset, physics_loss, unroll
 from ..distill.synthetic import SyntheticSet
 from .label_distill import LabelledDistiller
