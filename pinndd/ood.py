@@ -552,10 +552,13 @@ def _keys(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None) -> tuple[
 
 
 def _mean_by_value(rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...], metric: str):
-    """``{group: {value: (mean, in_distribution, n)}}``."""
+    """``{group: {value: (mean, in_distribution, n)}}`` over the held-out rows (rows marked
+    ``held_out: False``, at values their set was made on, are left out)."""
     acc: dict[tuple, dict[float, list]] = defaultdict(lambda: defaultdict(list))
     flags: dict[tuple, dict[float, bool]] = defaultdict(dict)
     for r in rows:
+        if r.get("held_out", True) is False:
+            continue
         g = tuple(r[k] for k in keys)
         acc[g][float(r["value"])].append(float(r[metric]))
         flags[g][float(r["value"])] = bool(r["in_distribution"])
@@ -572,6 +575,7 @@ def ood_id_ratio(rows: Sequence[Mapping[str, Any]], metric: str = "l2re",
 
     where :math:`\bar e(\mu)` is the mean over seeds at shift :math:`\mu` (each shift value
     counts once, whatever its number of seeds). ``ratio`` is NaN when either side is missing.
+    Rows at values their set was made on (``held_out: False``) are left out.
     """
     keys = _keys(rows, by)
     out = []
@@ -594,7 +598,8 @@ def ratio_to_dense(rows: Sequence[Mapping[str, Any]], dense_rows: Sequence[Mappi
     ``dense_rows`` default: the rows of ``rows`` whose method is ``dense_method``. Dense rows
     are matched on ``pde``, ``param`` and ``value`` (budgets differ by design). Returns one
     row per method row group and value, with ``mean``, ``dense_mean``, ``ratio``; groups and
-    values without a dense match are left out.
+    values without a dense match, and rows at values their set was made on (``held_out:
+    False``), are left out.
     """
     if dense_rows is None:
         dense_rows = [r for r in rows if r.get("method") == dense_method]

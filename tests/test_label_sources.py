@@ -245,3 +245,14 @@ def test_sweep_label_cost_in_dense_trainings(ood_sweep):
     secs, units = ood_sweep.label_cost(rows, "m")
     assert secs == pytest.approx(3.0) and units == pytest.approx((2.0 / 1.0 + 4.0 / 2.0) / 2)
     assert np.isnan(ood_sweep.label_cost([r for r in rows if r["method"] == "m"], "m")[1])
+
+
+def test_summaries_leave_out_made_on_rows():
+    row = lambda method, value, ind, e, held=True: {"pde": "heat", "method": method, "budget": 16, "param": "TL",  # noqa: E731
+                                                    "value": value, "in_distribution": ind, "l2re": e, "held_out": held}
+    rows = [row("t", 0.0, True, 0.1, held=False), row("t", 0.1, True, 0.2), row("t", 0.6, False, 0.5, held=False),
+            row("t", 0.4, False, 0.8)]
+    dense = [row("dense", v, ind, 0.1) for v, ind in ((0.0, True), (0.1, True), (0.4, False), (0.6, False))]
+    assert {r["value"]: r["ratio"] for r in ood.ratio_to_dense(rows + dense)} == pytest.approx({0.1: 2.0, 0.4: 8.0})
+    (r,) = ood.ood_id_ratio(rows)
+    assert (r["id_mean"], r["ood_mean"], r["n_id"], r["n_ood"]) == pytest.approx((0.2, 0.8, 1, 1))
