@@ -497,12 +497,16 @@ def retrain_ood(
     if values is None and made is not None:
         values = [v for v in fam.held_out_values(nominal=problem.params[fam.param])
                   if not is_made_on(made, problem, fam.param, v)]
+        if not values:
+            raise PinnddError(f"the set was made on every held-out value of {fam.param} (its metadata 'made_on': "
+                              f"{made.to_dict()}); pass values= it was not made on, or allow_made_on=True")
         log.info("%s: the set records made-on values; scoring at the family's held-out values %s", problem.name, values)
     pairs = shift_values(fam, values)
     clash = [v for v, _ in pairs if is_made_on(made, problem, fam.param, v)]
     if clash and not allow_made_on:
         raise PinnddError(
-            f"the set was made on {fam.param} = {', '.join(f'{v:g}' for v in clash)} (its metadata 'made_on': "
+            f"the set was made on {fam.param} = {', '.join(f'{v:g}' for v in clash)}"
+            f"{'' if made.param == fam.param else ' (the nominal problem)'} (its metadata 'made_on': "
             f"{made.to_dict()}); scoring it there rewards what it was tuned on. Score it at held-out values "
             f"(e.g. problem.shift({fam.param!r}).held_out_values(nominal=...), the default), or pass "
             "allow_made_on=True to score those values anyway, marked held_out=False"

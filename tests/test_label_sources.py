@@ -178,6 +178,8 @@ def test_task_aware_records_its_made_on_values(heat):
     assert ps.metadata["made_on"] == {"param": "TL", "values": [], "range": [-1.0, 1.0]}
     with pytest.raises(PinnddError, match="was made on TL = 0.5"):
         ood.retrain_ood(heat, ps, "TL", [0.5], TINY, seeds=(0,))
+    with pytest.raises(PinnddError, match="made on every held-out value"):
+        ood.retrain_ood(heat, ps, "TL", config=TINY, seeds=(0,))
 
 
 def test_evaluator_refuses_a_task_aware_set_at_its_own_values(heat, task_set):
@@ -202,6 +204,8 @@ def test_one_check_serves_kits_and_other_parameters(heat, sobol_set):
     kit_like = replace(sobol_set, metadata={**sobol_set.metadata, "made_on": [-0.2, 0.0, 0.2], "param": "TL"})
     with pytest.raises(PinnddError, match="made on TL = -0.2"):
         ood.retrain_ood(heat, kit_like, "TL", [-0.2], TINY, seeds=(0,))
+    with pytest.raises(PinnddError, match=r"made on TR = 1 \(the nominal problem\)"):
+        ood.retrain_ood(heat, kit_like, "TR", [1.0, 1.5], TINY, seeds=(0,))
     rows = ood.retrain_ood(heat, kit_like, "TR", [1.0, 1.5], TINY, seeds=(0,), allow_made_on=True)
     assert [(r["value"], r["held_out"]) for r in rows] == [(1.0, False), (1.5, True)]
     broken = replace(sobol_set, metadata={**sobol_set.metadata, "made_on": {"param": "TL", "values": ["x"]}})
