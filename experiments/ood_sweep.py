@@ -288,11 +288,11 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         "× dense: the same in units of the dense row's mean training seconds at that value.",
         "",
     ]
-    held = [r for r in rows if r.get("held_out", True)]
+    # ratios leave out rows at values their set was made on (pinndd.ood's summaries do)
     ratios = {(r["pde"], r["param"], r["method"], r["value"]): r["ratio"]
-              for r in (ood.ratio_to_dense(held) if any(r["method"] == "dense" for r in held) else [])}
+              for r in (ood.ratio_to_dense(rows) if any(r["method"] == "dense" for r in rows) else [])}
     ood_id = {(r["pde"], r["param"], r["method"]): r["ood_id_ratio"]
-              for r in ood.ood_id_ratio(held, by=("pde", "param", "method"))}
+              for r in ood.ood_id_ratio(rows, by=("pde", "param", "method"))}
     worst = {}
     for (pde, param, method, _), ratio in ratios.items():
         worst[(pde, param, method)] = max(worst.get((pde, param, method), -np.inf), ratio)

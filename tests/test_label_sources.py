@@ -179,6 +179,8 @@ def test_task_aware_records_its_made_on_values(heat):
     assert ps.metadata["made_on"] == {"param": "TL", "values": [], "range": [-1.0, 1.0]}
     with pytest.raises(PinnddError, match="was made on TL = 0.5"):
         ood.retrain_ood(heat, ps, "TL", [0.5], TINY, seeds=(0,))
+    with pytest.raises(PinnddError, match="made on every held-out value"):
+        ood.retrain_ood(heat, ps, "TL", config=TINY, seeds=(0,))
 
 
 def test_evaluator_refuses_a_task_aware_set_at_its_own_values(heat, task_set):
@@ -203,6 +205,8 @@ def test_one_check_serves_kits_and_other_parameters(heat, sobol_set):
     kit_like = replace(sobol_set, metadata={**sobol_set.metadata, "made_on": [-0.2, 0.0, 0.2], "param": "TL"})
     with pytest.raises(PinnddError, match="made on TL = -0.2"):
         ood.retrain_ood(heat, kit_like, "TL", [-0.2], TINY, seeds=(0,))
+    with pytest.raises(PinnddError, match=r"made on TR = 1 \(the nominal problem\)"):
+        ood.retrain_ood(heat, kit_like, "TR", [1.0, 1.5], TINY, seeds=(0,))
     rows = ood.retrain_ood(heat, kit_like, "TR", [1.0, 1.5], TINY, seeds=(0,), allow_made_on=True)
     assert [(r["value"], r["held_out"]) for r in rows] == [(1.0, False), (1.5, True)]
     broken = replace(sobol_set, metadata={**sobol_set.metadata, "made_on": {"param": "TL", "values": ["x"]}})
@@ -246,3 +250,14 @@ def test_sweep_label_cost_in_dense_trainings(ood_sweep):
     secs, units = ood_sweep.label_cost(rows, "m")
     assert secs == pytest.approx(3.0) and units == pytest.approx((2.0 / 1.0 + 4.0 / 2.0) / 2)
     assert np.isnan(ood_sweep.label_cost([r for r in rows if r["method"] == "m"], "m")[1])
+
+
+def test_summaries_leave_out_made_on_rows():
+    row = lambda method, value, ind, e, held=True: {"pde": "heat", "method": method, "budget": 16, "param": "TL",  # noqa: E731
+                                                    "value": value, "in_distribution": ind, "l2re": e, "held_out": held}
+    rows = [row("t", 0.0, True, 0.1, held=False), row("t", 0.1, True, 0.2), row("t", 0.6, False, 0.5, held=False),
+            row("t", 0.4, False, 0.8)]
+    dense = [row("dense", v, ind, 0.1) for v, ind in ((0.0, True), (0.1, True), (0.4, False), (0.6, False))]
+    assert {r["value"]: r["ratio"] for r in ood.ratio_to_dense(rows + dense)} == pytest.approx({0.1: 2.0, 0.4: 8.0})
+    (r,) = ood.ood_id_ratio(rows)
+    assert (r["id_mean"], r["ood_mean"], r["n_id"], r["n_ood"]) == pytest.approx((0.2, 0.8, 1, 1))

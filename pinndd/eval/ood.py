@@ -437,12 +437,16 @@ def retrain_ood(
     if values is None and made is not None:
         values = [v for v in fam.held_out_values(nominal=problem.params[fam.param])
                   if not is_made_on(made, problem, fam.param, v)]
+        if not values:
+            raise PinnddError(f"the set was made on every held-out value of {fam.param} (its metadata 'made_on': "
+                              f"{made.to_dict()}); pass values= it was not made on, or allow_made_on=True")
         log.info("%s: the set records made-on values; scoring at the family's held-out values %s", problem.name, values)
     pairs = shift_values(fam, values)
     clash = [v for v, _ in pairs if is_made_on(made, problem, fam.param, v)]
     if clash and not allow_made_on:
         raise PinnddError(
-            f"the set was made on {fam.param} = {', '.join(f'{v:g}' for v in clash)} (its metadata 'made_on': "
+            f"the set was made on {fam.param} = {', '.join(f'{v:g}' for v in clash)}"
+            f"{'' if made.param == fam.param else ' (the nominal problem)'} (its metadata 'made_on': "
             f"{made.to_dict()}); scoring it there rewards what it was tuned on. Score it at held-out values "
             f"(e.g. problem.shift({fam.param!r}).held_out_values(nominal=...), the default), or pass "
             "allow_made_on=True to score those values anyway, marked held_out=False"
@@ -492,10 +496,13 @@ def _keys(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None) -> tuple[
 
 
 def _mean_by_value(rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...], metric: str):
-    """``{group: {value: (mean, in_distribution, n)}}``."""
+    """``{group: {value: (mean, in_distribution, n)}}`` over the held-out rows (rows marked
+    ``held_out: False``, at values their set was made on, are left out)."""
     acc: dict[tuple, dict[float, list]] = defaultdict(lambda: defaultdict(list))
     flags: dict[tuple, dict[float, bool]] = defaultdict(dict)
     for r in rows:
+        if r.get("held_out", True) is False:
+            continue
         g = tuple(r[k] for k in keys)
         acc[g][float(r["value"])].append(float(r[metric]))
         flags[g][float(r["value"])] = bool(r["in_distribution"])
@@ -512,6 +519,7 @@ def ood_id_ratio(rows: Sequence[Mapping[str, Any]], metric: str = "l2re",
 
     where :math:`\bar e(\mu)` is the mean over seeds at shift :math:`\mu` (each shift value
     counts once, whatever its number of seeds). ``ratio`` is NaN when either side is missing.
+    Rows at values their set was made on (``held_out: False``) are left out.
     """
     keys = _keys(rows, by)
     out = []
@@ -534,7 +542,8 @@ def ratio_to_dense(rows: Sequence[Mapping[str, Any]], dense_rows: Sequence[Mappi
     ``dense_rows`` default: the rows of ``rows`` whose method is ``dense_method``. Dense rows
     are matched on ``pde``, ``param`` and ``value`` (budgets differ by design). Returns one
     row per method row group and value, with ``mean``, ``dense_mean``, ``ratio``; groups and
-    values without a dense match are left out.
+    values without a dense match, and rows at values their set was made on (``held_out:
+    False``), are left out.
     """
     if dense_rows is None:
         dense_rows = [r for r in rows if r.get("method") == dense_method]
