@@ -43,7 +43,8 @@ mean error over seeds at shift :math:`\mu`:
                            {\operatorname{mean}_{\mu \in I} \bar e(\mu)}, \qquad
     \rho(\mu) = \frac{\bar e_{\text{method}}(\mu)}{\bar e_{\text{dense}}(\mu)} .
 
-This module never imports a particular method; it takes a point set.
+Label sources live in :mod:`pinndd.eval.label_sources`, the summaries in :mod:`pinndd.eval.tables`
+(both re-exported here). This module never imports a particular method; it takes a point set.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,25 +64,28 @@ from ..engine.ensemble import train_ensemble
 from ..engine.evaluation import evaluate, residual_mse
 from ..engine.training import TrainConfig, train
 from ..errors import PinnddError
-from ..methods.labelled.teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
 from ..pointset import PointSet
 from ..problem import Problem, ShiftFamily
 from ..shifts import resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
+from .label_sources import (  # noqa: F401 (the label sources are part of this evaluator's API)
+    DIAGNOSTIC_SOURCES,
+    LABEL_ALIASES,
+    LABEL_MODES,
+    LABEL_SOURCES,
+    LabelSource,
+    TeacherFactory,
+    label_seconds,
+    label_source,
+    once,
+    per_shift,
+    shifted_labels,
+    shifted_pointset,
+    teacher_like,
+)
+from .tables import GROUP_KEYS, error_curves, ood_id_ratio, ratio_to_dense, worst_ratio_to_dense  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-#: Named sources of labels at shifted parameters (``labels=`` of :func:`retrain_ood`).
-LABEL_SOURCES = ("none", "once", "per_shift", "reference")
-#: Older names, still accepted.
-LABEL_ALIASES = {"drop": "none", "relabel": "per_shift"}
-#: Sources for diagnostics only, never a headline: a dense teacher at every value, the oracle.
-DIAGNOSTIC_SOURCES = ("per_shift", "reference")
-#: Every accepted ``labels=`` string.
-LABEL_MODES = (*LABEL_SOURCES, *LABEL_ALIASES)
-#: Row keys that identify a group in the summaries (those present in the rows are used).
-GROUP_KEYS = ("pde", "method", "budget", "param")
-
-TeacherFactory = Callable[[Problem], Teacher]
 
 
 def held_out_points(problem: Problem, n: int = 4096, seed: int = 99_999) -> np.ndarray:
@@ -116,178 +119,6 @@ def evaluate_shifts(problem: Problem, model: torch.nn.Module, family: str | Shif
             row["residual_mse"] = residual_mse(shifted, model, held_out)
         rows.append(row)
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Labels at shifted parameters
-# ---------------------------------------------------------------------------------------------
-def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
-    """A teacher of the same kind as the one that labelled ``pointset``, made for ``problem``
-    (typically a shifted one), rebuilt from the set's ``labels`` metadata.
-
-    ``dense-pinn`` labels: :func:`pinndd.methods.labelled.teacher.train_teacher` with the recorded dense size,
-    sampler, seed and training settings (one dense training per new parameter tuple, cached in
-    the process). ``reference`` labels: the shifted reference. Anything else (a user's model,
-    a parametric network) cannot be rebuilt from metadata: pass a teacher factory instead.
-    Labels a label distiller learned are replaced by its teacher's at the shifted parameters.
-    """
-    info = labels_teacher(pointset.metadata)  # a label distiller's learned adjustments are dropped
-    source = info.get("source")
-    if source == "dense-pinn":
-        try:
-            config = TrainConfig(**info["config"])
-            return train_teacher(problem, int(info["dense"]), config, int(info["seed"]), str(info["method"]),
-                                 int(info.get("candidates", 1)))
-        except (KeyError, TypeError) as e:
-            raise PinnddError(f"the set's labels metadata lacks the dense teacher's settings ({e}); "
-                              "pass labels=<callable shifted_problem -> Teacher>") from None
-    if source == "reference":
-        return reference_teacher(problem)
-    raise PinnddError(
-        f"cannot rebuild a teacher of source {source!r} from the set's metadata; pass labels=<callable "
-        "shifted_problem -> Teacher> (e.g. pinndd.parametric.ParametricTeacher) or labels='drop'"
-    )
-
-
-@dataclass(frozen=True)
-class LabelSource:
-    """Where a labelled set's labels come from at shifted parameters, and what they cost.
-
-    Parameters
-    ----------
-    kind:
-        One of :data:`LABEL_SOURCES` (module docstring).
-    factory:
-        ``shifted_problem -> Teacher``: for ``"once"`` the family's one teacher (required);
-        for ``"per_shift"`` a maker of a new teacher per value (default: a teacher of the kind
-        that labelled the set, :func:`teacher_like`); unused otherwise.
-    cost_seconds:
-        ``"once"`` only: the one teacher's cost, spread over the values a run scores.
-    """
-
-    kind: str
-    factory: TeacherFactory | None = None
-    cost_seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in LABEL_SOURCES:
-            raise PinnddError(f"label source must be one of {LABEL_SOURCES}; got {self.kind!r}")
-        if self.factory is not None and not callable(self.factory):
-            raise PinnddError(f"a label source's factory must be callable shifted_problem -> Teacher; "
-                              f"got {type(self.factory).__name__}")
-        if self.kind == "once" and self.factory is None:
-            raise PinnddError("label source 'once' needs the family's teacher: pass ood.once(teacher, cost_seconds) "
-                              "(e.g. train_parametric(...).teacher())")
-        if not (np.isfinite(self.cost_seconds) and self.cost_seconds >= 0):
-            raise PinnddError(f"cost_seconds must be finite and >= 0; got {self.cost_seconds}")
-
-    @property
-    def diagnostic(self) -> bool:
-        """``True`` for sources that never belong in a headline (:data:`DIAGNOSTIC_SOURCES`)."""
-        return self.kind in DIAGNOSTIC_SOURCES
-
-
-def once(teacher: TeacherFactory, cost_seconds: float | None = None) -> LabelSource:
-    """The label source ``"once"``: one teacher over the whole family (``shifted_problem ->
-    Teacher``, e.g. :class:`pinndd.parametric.ParametricTeacher`), made once at a cost of
-    ``cost_seconds`` (default: the teacher's own ``cost_seconds``)."""
-    cost = getattr(teacher, "cost_seconds", None) if cost_seconds is None else cost_seconds
-    if cost is None:
-        raise PinnddError("ood.once: the teacher has no cost_seconds; pass cost_seconds= (what making it cost)")
-    return LabelSource("once", teacher, float(cost))
-
-
-def per_shift(factory: TeacherFactory | None = None) -> LabelSource:
-    """The label source ``"per_shift"``: a new teacher at every shift value (``factory``, default
-    :func:`teacher_like`), each charged in full to its value. A diagnostic."""
-    return LabelSource("per_shift", factory)
-
-
-def label_source(labels: str | LabelSource | TeacherFactory) -> LabelSource:
-    """``labels`` as a :class:`LabelSource`: a name of :data:`LABEL_SOURCES` or an alias of
-    :data:`LABEL_ALIASES`; a source as is; a callable ``shifted_problem -> Teacher`` with a
-    ``cost_seconds`` attribute (a teacher made once for the family, such as
-    :class:`pinndd.parametric.ParametricTeacher`) is ``"once"``, any other callable
-    ``"per_shift"`` (each teacher it returns is charged in full to its value)."""
-    if isinstance(labels, LabelSource):
-        return labels
-    if isinstance(labels, str):
-        kind = LABEL_ALIASES.get(labels, labels)
-        if kind == "once":
-            raise PinnddError("labels='once' needs the family's teacher: pass labels=ood.once(teacher) "
-                              "(e.g. train_parametric(...).teacher())")
-        if kind in LABEL_SOURCES:
-            return LabelSource(kind)
-    elif callable(labels):
-        return once(labels) if getattr(labels, "cost_seconds", None) is not None else per_shift(labels)
-    raise PinnddError(f"labels must be one of {LABEL_MODES}, an ood.LabelSource or a callable "
-                      f"shifted_problem -> Teacher; got {labels!r}")
-
-
-def shifted_labels(pointset: PointSet, shifted: Problem, labels: str | LabelSource | TeacherFactory = "none",
-                   keep_valid_labels: bool = True) -> tuple[PointSet, str, Teacher | None]:
-    """:func:`shifted_pointset` and the teacher that made the new labels (``None`` where no
-    teacher labelled the set for ``shifted``)."""
-    source = label_source(labels)
-    if not pointset.labelled:
-        return pointset, "none", None
-    made_for = pointset.metadata.get("labels_params")
-    if keep_valid_labels and made_for is not None and dict(made_for) == dict(shifted.params):
-        return pointset, "kept", None
-    if source.kind == "none":
-        return pointset.without_labels(), "dropped", None
-    if source.kind == "reference":
-        teacher = reference_teacher(shifted)
-    elif source.factory is None:  # per_shift, rebuilt from the set's own teacher settings
-        teacher = teacher_like(shifted, pointset)
-    else:
-        teacher = source.factory(shifted)
-        if not isinstance(teacher, Teacher):
-            raise PinnddError("the labels factory must return a pinndd.methods.labelled.teacher.Teacher; "
-                              f"got {type(teacher).__name__}")
-    if dict(teacher.params) != dict(shifted.params):
-        raise PinnddError(
-            f"the teacher was made for parameters {dict(teacher.params)}, not the shifted {dict(shifted.params)}; "
-            "the labels factory must return a teacher for the problem it is given"
-        )
-    return label(pointset.without_labels(), teacher, pointset.target_weight), f"relabelled:{teacher.source}", teacher
-
-
-def shifted_pointset(pointset: PointSet, shifted: Problem, labels: str | LabelSource | TeacherFactory = "none",
-                     keep_valid_labels: bool = True) -> tuple[PointSet, str]:
-    """The point set to train ``shifted`` on, and what happened to its labels.
-
-    Coordinates and weights are kept. An unlabelled set is returned as is (``"none"``). A
-    labelled set whose labels were made for exactly ``shifted.params`` keeps them when
-    ``keep_valid_labels`` (``"kept"``); otherwise the label source ``labels``
-    (:func:`label_source`) decides:
-
-    - ``"none"`` (``"drop"``): train on physics and conditions only (``"dropped"``);
-    - ``"per_shift"`` (``"relabel"``): a teacher of the kind that made the labels, for the
-      shifted parameters (:func:`teacher_like`), or the source's own factory;
-    - ``"reference"``: the shifted reference (an oracle, for experiments);
-    - ``"once"`` or a callable ``shifted_problem -> Teacher`` (e.g. a
-      :class:`pinndd.parametric.ParametricTeacher`).
-
-    Relabelled sets keep the original data-term weight; the outcome reads
-    ``"relabelled:<teacher source>"``.
-    """
-    ps, outcome, _ = shifted_labels(pointset, shifted, labels, keep_valid_labels)
-    return ps, outcome
-
-
-def label_seconds(source: LabelSource, outcome: str, teacher: Teacher | None, n_values: int) -> float:
-    """Seconds charged to one shift value for its labels (module docstring): ``"once"``: the
-    one teacher's cost over the ``n_values`` values of the run, at every value of a labelled
-    set (the teacher was made for the run whether or not a value kept the set's own labels);
-    ``"per_shift"``: the full cost of the teacher made for this value; else 0."""
-    if outcome == "none":  # an unlabelled set uses no labels
-        return 0.0
-    if source.kind == "once":
-        return source.cost_seconds / max(1, int(n_values))
-    if source.kind == "per_shift" and teacher is not None:
-        return float(teacher.cost_seconds)
-    return 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,109 +315,6 @@ def retrain_ood(
             })
     bar.close()
     return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Summaries
-# ---------------------------------------------------------------------------------------------
-def _keys(rows: Sequence[Mapping[str, Any]], by: Sequence[str] | None) -> tuple[str, ...]:
-    if by is not None:
-        return tuple(by)
-    return tuple(k for k in GROUP_KEYS if all(k in r for r in rows))
-
-
-def _mean_by_value(rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...], metric: str):
-    """``{group: {value: (mean, in_distribution, n)}}`` over the held-out rows (rows marked
-    ``held_out: False``, at values their set was made on, are left out)."""
-    acc: dict[tuple, dict[float, list]] = defaultdict(lambda: defaultdict(list))
-    flags: dict[tuple, dict[float, bool]] = defaultdict(dict)
-    for r in rows:
-        if r.get("held_out", True) is False:
-            continue
-        g = tuple(r[k] for k in keys)
-        acc[g][float(r["value"])].append(float(r[metric]))
-        flags[g][float(r["value"])] = bool(r["in_distribution"])
-    return {g: {v: (float(np.mean(e)), flags[g][v], len(e)) for v, e in sorted(by_v.items())} for g, by_v in acc.items()}
-
-
-def ood_id_ratio(rows: Sequence[Mapping[str, Any]], metric: str = "l2re",
-                 by: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    r"""Per group (default: the keys of :data:`GROUP_KEYS` the rows have), the mean error over
-    in-distribution shifts, over out-of-distribution shifts, and their ratio
-
-    .. math:: \mathrm{OOD/ID} = \operatorname{mean}_{\mu \notin I} \bar e(\mu) \,/\,
-              \operatorname{mean}_{\mu \in I} \bar e(\mu),
-
-    where :math:`\bar e(\mu)` is the mean over seeds at shift :math:`\mu` (each shift value
-    counts once, whatever its number of seeds). ``ratio`` is NaN when either side is missing.
-    Rows at values their set was made on (``held_out: False``) are left out.
-    """
-    keys = _keys(rows, by)
-    out = []
-    for g, by_v in _mean_by_value(rows, keys, metric).items():
-        ide = [m for m, ind, _ in by_v.values() if ind]
-        ood = [m for m, ind, _ in by_v.values() if not ind]
-        id_mean = float(np.mean(ide)) if ide else float("nan")
-        ood_mean = float(np.mean(ood)) if ood else float("nan")
-        ratio = ood_mean / id_mean if ide and ood and id_mean > 0 else float("nan")
-        out.append({**dict(zip(keys, g, strict=True)), "id_mean": id_mean, "ood_mean": ood_mean, "ood_id_ratio": ratio,
-                    "n_id": len(ide), "n_ood": len(ood)})
-    return out
-
-
-def ratio_to_dense(rows: Sequence[Mapping[str, Any]], dense_rows: Sequence[Mapping[str, Any]] | None = None,
-                   metric: str = "l2re", dense_method: str = "dense") -> list[dict[str, Any]]:
-    r"""At every shift, a method's mean error over seeds divided by the dense set's,
-    :math:`\rho(\mu) = \bar e_{\text{method}}(\mu) / \bar e_{\text{dense}}(\mu)`.
-
-    ``dense_rows`` default: the rows of ``rows`` whose method is ``dense_method``. Dense rows
-    are matched on ``pde``, ``param`` and ``value`` (budgets differ by design). Returns one
-    row per method row group and value, with ``mean``, ``dense_mean``, ``ratio``; groups and
-    values without a dense match, and rows at values their set was made on (``held_out:
-    False``), are left out.
-    """
-    if dense_rows is None:
-        dense_rows = [r for r in rows if r.get("method") == dense_method]
-        rows = [r for r in rows if r.get("method") != dense_method]
-    if not dense_rows:
-        raise PinnddError(f"no dense rows: pass dense_rows or include rows with method {dense_method!r}")
-    match = tuple(k for k in ("pde", "param") if all(k in r for r in list(rows) + list(dense_rows)))
-    dense = _mean_by_value(dense_rows, match, metric)
-    keys = _keys(rows, None)
-    out = []
-    for g, by_v in _mean_by_value(rows, keys, metric).items():
-        gd = dict(zip(keys, g, strict=True))
-        dv = dense.get(tuple(gd[k] for k in match))
-        if dv is None:
-            continue
-        for v, (m, ind, n) in by_v.items():
-            if v in dv:
-                d = dv[v][0]
-                out.append({**gd, "value": v, "in_distribution": ind, "mean": m, "dense_mean": d,
-                            "ratio": m / d if d > 0 else float("nan"), "n": n})
-    return out
-
-
-def worst_ratio_to_dense(ratios: Sequence[Mapping[str, Any]], by: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Per group, the largest :func:`ratio_to_dense` over shift values (the target reads
-    "at every shift"), with the value where it occurs."""
-    keys = _keys(ratios, by)
-    best: dict[tuple, Mapping[str, Any]] = {}
-    for r in ratios:
-        g = tuple(r[k] for k in keys)
-        if g not in best or r["ratio"] > best[g]["ratio"]:
-            best[g] = r
-    return [{**dict(zip(keys, g, strict=True)), "worst_ratio": r["ratio"], "at_value": r["value"]} for g, r in best.items()]
-
-
-def error_curves(rows: Sequence[Mapping[str, Any]], metric: str = "l2re",
-                 series: str = "method") -> dict[str, tuple[list[float], list[list[float]]]]:
-    """``{method: (shift values, [per-seed errors at each value])}`` for
-    :func:`pinndd.plotting.plot_error_curves` (pass rows of one PDE and parameter)."""
-    acc: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        acc[str(r[series])][float(r["value"])].append(float(r[metric]))
-    return {m: (sorted(by_v), [by_v[v] for v in sorted(by_v)]) for m, by_v in acc.items()}
 
 
 __all__ = [
