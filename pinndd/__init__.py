@@ -15,7 +15,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "methods": (".methods", None), "BudgetRule": (".budget", "BudgetRule"), "Box": (".domain", "Box"),
     "Face": (".domain", "Face"), "train_ensemble": (".engine.ensemble", "train_ensemble"),
-    "PinnddError": (".errors", "PinnddError"), "TrainingDiverged": (".errors", "TrainingDiverged"),
+    "PinnddError": (".errors", "PinnddError"),
+    "clear_caches": (".cache", "clear_caches"), "TrainingDiverged": (".errors", "TrainingDiverged"),
     "evaluate": (".engine.evaluation", "evaluate"), "residual_mse": (".engine.evaluation", "residual_mse"),
     "PointSet": (".pointset", "PointSet"), "TrainConfig": (".engine.training", "TrainConfig"),
     "TrainResult": (".engine.training", "TrainResult"), "train": (".engine.training", "train"),
@@ -42,6 +43,6 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Box", "BudgetRule", "Condition", "Face", "PinnddError", "PointSet", "Problem", "ShiftFamily",
-    "TrainConfig", "TrainResult", "TrainingDiverged", "dirichlet", "evaluate", "initial_value",
+    "TrainConfig", "TrainResult", "TrainingDiverged", "clear_caches", "dirichlet", "evaluate", "initial_value",
     "initial_velocity", "methods", "neumann", "periodic", "residual_mse", "train", "train_ensemble", "__version__",
 ]

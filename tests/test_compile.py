@@ -138,19 +138,19 @@ def test_compiled_graphs_are_evicted_least_recently_used(heat, monkeypatch):
 
     problem, _ = heat
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
-    monkeypatch.setattr(compiled, "MAX_GRAPHS", 2)
-    monkeypatch.setattr(compiled, "_COMPILED", type(compiled._COMPILED)())
+    monkeypatch.setattr(compiled.GRAPHS, "max_items", 2)
+    compiled.GRAPHS.clear()
     cfg = replace(TINY, compile=True, lbfgs_steps=0, adam_steps=2, log_every=1)
     sets = [methods.get("sobol").make(problem, n, seed=0) for n in (29, 30, 31)]  # three shapes, three keys
     n_log = len(training.COMPILE_LOG)
     for ps in sets:
         train(problem, ps, cfg)
     keys = [e["key"] for e in training.COMPILE_LOG[n_log:]]
-    assert len(keys) == 3 and len(set(keys)) == 3 and list(compiled._COMPILED) == keys[1:]
+    assert len(keys) == 3 and len(set(keys)) == 3 and compiled.GRAPHS.keys() == keys[1:]
     train(problem, sets[1], cfg)  # a hit: no new entry, now the most recent
-    assert len(training.COMPILE_LOG) == n_log + 3 and list(compiled._COMPILED) == [keys[2], keys[1]]
+    assert len(training.COMPILE_LOG) == n_log + 3 and compiled.GRAPHS.keys() == [keys[2], keys[1]]
     train(problem, sets[0], cfg)  # evicted before: compiled and logged again, evicting keys[2]
-    assert training.COMPILE_LOG[-1]["key"] == keys[0] and list(compiled._COMPILED) == [keys[1], keys[0]]
+    assert training.COMPILE_LOG[-1]["key"] == keys[0] and compiled.GRAPHS.keys() == [keys[1], keys[0]]
 
 
 def test_compiled_adam_step_matches_torch_adam_in_float64(heat):

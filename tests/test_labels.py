@@ -40,7 +40,7 @@ def test_a_labelled_set_carries_values_weight_params_and_teacher(heat, labelled)
 def test_the_record_survives_a_file_and_rebuilds_the_teacher(heat, labelled, tmp_path):
     back = PointSet.load(labelled.save(tmp_path / "s.npz"), heat)
     assert back.label_record == labelled.label_record
-    teachers._CACHE.clear()  # rebuilt by training again with the recorded settings, not from the cache
+    teachers.TEACHERS.clear()  # rebuilt by training again with the recorded settings, not from the cache
     rebuilt = teachers.rebuild(back.labels.teacher, heat.with_params(TL=0.5))  # the record's parameters win
     assert dict(rebuilt.params) == dict(heat.params)
     np.testing.assert_array_equal(rebuilt.predict(back.interior), back.targets)  # bitwise: same settings, CPU

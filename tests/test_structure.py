@@ -42,7 +42,7 @@ LONG = {
 }
 
 #: What the training engine may import besides itself: the problem and what to train on.
-ENGINE_MAY_IMPORT = ("pinndd.errors", "pinndd.domain", "pinndd.problem", "pinndd.labels", "pinndd.pointset",
+ENGINE_MAY_IMPORT = ("pinndd.errors", "pinndd.cache", "pinndd.domain", "pinndd.problem", "pinndd.labels", "pinndd.pointset",
                      "pinndd.budget", "pinndd.cost")
 
 #: Evaluators and reports: no method imports these.

@@ -30,11 +30,11 @@ import itertools
 import logging
 import time
 import types
-from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
 
+from ..cache import Cache
 from . import forward
 from .losses import TensorPoints, loss_terms, total_loss
 
@@ -47,7 +47,8 @@ COMPILE_LOG: list[dict] = []
 #: Compiled graphs kept per process, least recently used dropped first (with its code object,
 #: so dynamo's cache entry goes too; a training loop holding one keeps it alive).
 MAX_GRAPHS = 32
-_COMPILED: OrderedDict[tuple, Callable] = OrderedDict()
+#: Compiled graphs by problem, architecture, shapes and weights (least recently used out first).
+GRAPHS = Cache("compiled graphs", MAX_GRAPHS)
 _FAILED: set[tuple] = set()
 _SERIAL = itertools.count()
 _UNCALLED: set[tuple] = set()  # keys compiled (wrapped) but not yet run: their first call compiles
@@ -138,10 +139,8 @@ def _compiled(kind: str, problem, net: forward.NetView, tp: TensorPoints, skip, 
            tuple(sorted(weights.items())), tuple(names))
     if key in _FAILED:
         return None, key
-    fn = _COMPILED.get(key)
-    if fn is not None:
-        _COMPILED.move_to_end(key)
-    else:
+    fn = GRAPHS.get(key)
+    if fn is None:
         graph = _loss_graph(problem, net, tp, skip, weights, names)
         if kind == "adam":
             graph = _adam_graph(graph, len(net.weights))
@@ -152,10 +151,8 @@ def _compiled(kind: str, problem, net: forward.NetView, tp: TensorPoints, skip, 
         # on CPU, inductor's C++ wrapper calls the graph's ~70 kernels without Python in between:
         # 5-15% off a step at 2048 / 256 points (throughput.py, 1 thread)
         cpu = tp.interior.device.type == "cpu"
-        fn = _COMPILED[key] = torch.compile(graph, dynamic=False, options={"cpp_wrapper": True} if cpu else None)
+        fn = GRAPHS.put(key, torch.compile(graph, dynamic=False, options={"cpp_wrapper": True} if cpu else None))
         _UNCALLED.add(key)
-        while len(_COMPILED) > MAX_GRAPHS:
-            _COMPILED.popitem(last=False)
     return fn, key
 
 
@@ -195,7 +192,7 @@ def _first_call_logged(fn: Callable, args: tuple, key, problem, tp: TensorPoints
             out = fn(*args)
         except Exception as e:  # compilation failed (e.g. no working C++ compiler): train eagerly
             _FAILED.add(key)
-            _COMPILED.pop(key, None)
+            GRAPHS.pop(key)
             COMPILE_LOG.append({"problem": problem.name, "key": key, "seconds": None})
             warn_once(f"compile=True: torch.compile failed ({type(e).__name__}: {str(e).strip()[:300]}); "
                       "training eagerly")

@@ -49,9 +49,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ...budget import DEFAULT_RULE, FixedRule
+from ...cache import Cache, problem_fingerprint
 from ...cost import charge
 from ...engine import derivatives
-from ...engine.experts import ExpertSet, make_student, param_layout, train_experts
+from ...engine.experts import make_student, param_layout, train_experts
 from ...engine.losses import TensorPoints
 from ...engine.nn import resolve_dtype
 from ...engine.training import show_progress
@@ -63,7 +64,8 @@ from .synthetic import SyntheticSet
 
 log = logging.getLogger(__name__)
 
-_CACHE: dict[str, tuple[TensorPoints, ExpertSet | None, float]] = {}
+#: Dense sets and expert trajectories made in this process, as ``(dense, experts, seconds)``.
+EXPERTS = Cache("distillation experts", 8)
 
 
 @dataclass(frozen=True)
@@ -169,10 +171,10 @@ class Distiller(Checkpointed, PointSetMethod):
         n_exp = self.n_experts if self.uses_experts() else 0
         hit = True
         t_call = time.perf_counter()
-        key = json.dumps([problem.name, sorted(problem.params.items()), self.dense, n_exp, self.expert_steps,
+        key = json.dumps([problem_fingerprint(problem), self.dense, n_exp, self.expert_steps,
                           self.expert_every, self.expert_lr, self.expert_seed, self.width, self.depth, self.activation,
                           self.dtype, str(device), self.engine], sort_keys=True)
-        if key not in _CACHE:
+        if key not in EXPERTS:
             hit = False
             t0 = time.perf_counter()
             dense_ps = get("sobol").make(problem, self.dense, seed=self.expert_seed, rule=DEFAULT_RULE)
@@ -182,8 +184,8 @@ class Distiller(Checkpointed, PointSetMethod):
                 experts = train_experts(problem, dense, n_exp, self.expert_steps, self.expert_every, self.expert_lr,
                                         self.width, self.depth, self.activation, self.dtype, str(device),
                                         self.expert_seed, self.engine, show_progress(self.progress))
-            _CACHE[key] = (dense, experts, time.perf_counter() - t0)
-        dense, experts, cost = _CACHE[key]
+            EXPERTS.put(key, (dense, experts, time.perf_counter() - t0))
+        dense, experts, cost = EXPERTS.get(key)
         if experts is not None:  # the expert runs are dense trainings the set learns from: charged in full
             charge("teacher", cost, spent=time.perf_counter() - t_call, key=key)
         model = make_student(problem, self.width, self.depth, self.activation, self.dtype, str(device))

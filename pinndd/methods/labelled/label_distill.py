@@ -67,6 +67,7 @@ from typing import Any
 import torch
 
 from ...budget import FixedRule
+from ...cache import Cache, problem_fingerprint
 from ...engine.nn import resolve_dtype
 from ...errors import PinnddError
 from ...labels import LabelRecord
@@ -80,7 +81,8 @@ from .teacher_sets import TeacherSettings
 
 #: Initial (labelled or not) point sets by settings, shared by :meth:`KipLabels.synthetic` and
 #: :meth:`KipLabels.setup` within one run (small; cleared when it grows).
-_INIT: OrderedDict[str, PointSet] = OrderedDict()
+#: Starting sets made in this process (a teacher-labelled init is costly to remake).
+INITS = Cache("label-distill starting sets", 8)
 
 
 @dataclass(frozen=True)
@@ -142,14 +144,12 @@ class LabelledDistiller(TeacherSettings, Distiller):
     def init_pointset(self, problem, counts: dict[str, int], seed: int) -> PointSet:
         """The starting set of method ``init`` (same budget, condition counts and seed), cached."""
         method = self._init_method()
-        key = json.dumps([method.name, method.config(), problem.name, sorted(problem.params.items()), counts, seed],
+        key = json.dumps([method.name, method.config(), problem_fingerprint(problem), counts, seed],
                          sort_keys=True, default=str)
-        if key not in _INIT:
+        if key not in INITS:
             rule = FixedRule({k: v for k, v in counts.items() if k != "interior"})
-            _INIT[key] = method.make(problem, counts["interior"], seed, rule=rule)
-            while len(_INIT) > 8:
-                _INIT.popitem(last=False)
-        return _INIT[key]
+            INITS.put(key, method.make(problem, counts["interior"], seed, rule=rule))
+        return INITS.get(key)
 
     def synthetic(self, problem, counts: dict[str, int], seed: int) -> SyntheticSet:
         init = self.init_pointset(problem, counts, seed).without_labels()

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ... import protocols
+from ...cache import Cache, problem_fingerprint
 from ...cost import charge
 from ...engine.evaluation import evaluate, physics_loss, predict
 from ...engine.training import TrainConfig, train
@@ -99,7 +100,8 @@ class Teacher:
 _SETTINGS = ("dense", "method", "seed", "config", "candidates")
 
 
-_CACHE: dict[str, Teacher] = {}
+#: Teachers made in this process (:func:`pinndd.clear_caches` empties it).
+TEACHERS = Cache("teachers", 64)
 
 
 def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol") -> tuple[torch.nn.Module, float]:
@@ -119,10 +121,11 @@ def dense_run(problem, dense: int, config, seed: int = 0, method: str = "sobol")
 def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method: str = "sobol",
                   candidates: int = 1) -> Teacher:
     """Train a PINN on a dense set of ``dense`` interior points (method ``method``) and return
-    it as a teacher. Cached within the process per problem, parameters, size and settings, so
-    a sweep pays for one teacher, and on disk across processes when ``$PINNDD_TEACHER_CACHE``
-    names a folder (:func:`dense_run`); ``cost_seconds`` is the cost of making it (point sets +
-    training of every candidate) whether or not this call hit a cache.
+    it as a teacher. Cached within the process per problem (what it computes,
+    :func:`pinndd.cache.problem_fingerprint`), size and settings, so a sweep pays for one
+    teacher, and on disk across processes when ``$PINNDD_TEACHER_CACHE`` names a folder
+    (:func:`dense_run`); ``cost_seconds`` is the cost of making it (point sets + training of
+    every candidate) whether or not this call hit a cache.
 
     ``candidates > 1`` trains that many (candidate ``i``: point-set seed ``seed + i``, network
     seed ``config.seed + i``) and keeps the one with the lowest physics loss
@@ -134,12 +137,12 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
     config = config or protocols.get("quick").train
     if candidates < 1:
         raise PinnddError(f"candidates must be >= 1; got {candidates}")
-    key = json.dumps([problem.name, sorted(problem.params.items()), dense, config.to_dict(), seed, method, candidates],
-                     sort_keys=True)
+    key = json.dumps([problem_fingerprint(problem), dense, config.to_dict(), seed, method, candidates], sort_keys=True)
     t0 = time.perf_counter()
-    if key in _CACHE:
-        charge("teacher", _CACHE[key].cost_seconds, spent=time.perf_counter() - t0, key=key)
-        return _CACHE[key]
+    cached = TEACHERS.get(key)
+    if cached is not None:
+        charge("teacher", cached.cost_seconds, spent=time.perf_counter() - t0, key=key)
+        return cached
     held_out = get_method("uniform").make(problem, dense, seed=seed + 1_000_003) if candidates > 1 else None
     models, losses, cost, run_wall = [], [], 0.0, 0.0
     for i in range(candidates):
@@ -160,7 +163,7 @@ def train_teacher(problem, dense: int = 4096, config=None, seed: int = 0, method
         if candidates > 1:
             info["candidate_l2re"] = l2
     teacher = Teacher(models[best], problem.name, dict(problem.params), "dense-pinn", cost, info)
-    _CACHE[key] = teacher
+    TEACHERS.put(key, teacher)
     charge("teacher", cost, key=key)  # its reference error (a diagnostic) stays out of the charge
     return teacher
 
