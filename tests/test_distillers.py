@@ -14,7 +14,8 @@ from pinndd.engine.losses import TensorPoints
 from pinndd.methods.distill.context import step_generator
 from pinndd.methods.distill.synthetic import SyntheticSet
 
-DISTILLERS = methods.names("distiller")
+#: Unlabelled distillers: an outer loop with checkpoints, no teacher.
+DISTILLERS = methods.names(checkpoints=True, needs_teacher=False)
 BUDGET = 12
 #: A tiny problem and net: heat equation, MLP 2 x 6, 64 dense points, one short expert.
 TINY = dict(width=6, depth=2, dense=64, n_experts=1, expert_steps=20, expert_every=5, progress=False)

@@ -51,7 +51,7 @@ def test_labels_roundtrip_with_provenance(tmp_path):
 
 def test_teacher_methods_label_with_the_teacher(pde_name):
     problem = equations.get(pde_name)
-    for name in methods.names("labelled"):
+    for name in methods.names(needs_teacher=True, learns_labels=False):
         m = methods.get(name, teacher_dense=64, teacher_protocol="smoke")
         ps = m.make(problem, 24, seed=1)
         teacher = m.teacher(problem, 1)  # the set's seed drives its teacher (independent pipelines)

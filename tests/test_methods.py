@@ -7,23 +7,27 @@ from scipy.stats import qmc
 import equations
 from pinndd import BudgetRule, PinnddError, methods
 from pinndd.cost import PARTS, Cost
+from pinndd.methods import Capabilities
+from pinndd.methods.distill.checkpoint import Checkpointed
 from pinndd.methods.sampling.qmc import KINDS, sample_unit
 
 METHODS = methods.names()
-#: Settings that keep every method to seconds in tests (tiny teachers and warm-ups).
-CHEAP = {
-    "labelled": dict(teacher_dense=64, teacher_protocol="smoke"),
-    "distiller": dict(outer_steps=2, width=4, depth=1, dense=32, n_experts=1, expert_steps=4, expert_every=2,
-                      progress=False),
-    "label_distiller": dict(outer_steps=2, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
-                            teacher_protocol="smoke", progress=False),
-    "family": dict(protocol="smoke", warm_dense=64, pool_size=256, progress=False),
-}
+#: Settings that keep every method to seconds in tests (tiny teachers and warm-ups), by what
+#: the method does (its capabilities), most specific first.
+CHEAP = [
+    (dict(learns_labels=True), dict(outer_steps=2, width=4, depth=1, dense=32, dense_batch=16, teacher_dense=64,
+                                    teacher_protocol="smoke", progress=False)),
+    (dict(needs_teacher=True), dict(teacher_dense=64, teacher_protocol="smoke")),
+    (dict(checkpoints=True), dict(outer_steps=2, width=4, depth=1, dense=32, n_experts=1, expert_steps=4, expert_every=2,
+                                  progress=False)),
+    (dict(needs_warmup=True, shift_aware=True), dict(protocol="smoke", warm_dense=64, pool_size=256, progress=False)),
+]
 
 
 def cheap(name):
-    family = methods.get(name).family
-    return methods.get(name, **CHEAP.get(family, {}))
+    caps = methods.get(name).capabilities
+    settings = next((s for need, s in CHEAP if all(getattr(caps, k) == v for k, v in need.items())), {})
+    return methods.get(name, **settings)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -36,25 +40,25 @@ def test_every_method_on_every_pde(method, pde_name):
     ps.validate(problem)  # inside the domain, on the right faces
     assert ps.metadata["method"] == method
     m = methods.get(method)
-    check_cost_record(ps, m.family, getattr(m, "uses_experts", lambda: False)())
+    check_cost_record(ps, m.capabilities, getattr(m, "uses_experts", lambda: False)())
+    # the declared capabilities are what the method does
+    assert m.capabilities.labelled == (ps.targets is not None)
+    assert m.capabilities.checkpoints == isinstance(m, Checkpointed)
+    assert m.capabilities.shift_aware == ("made_on" in ps.metadata)
 
 
-#: Families whose sets are made with a teacher (labels or expert runs) and with a warm-up network.
-TEACHER_FAMILIES, WARMUP_FAMILIES = ("labelled", "label_distiller"), ("adaptive", "family")
-
-
-def check_cost_record(ps, family: str, experts: bool = False) -> None:
+def check_cost_record(ps, caps: Capabilities, experts: bool = False) -> None:
     """The set's typed cost record: present, parts add up, charged where the method spends."""
     cost = Cost.of(ps.metadata)  # refuses a record whose total is not the sum of its parts
     assert "cost" in ps.metadata and cost.training == 0.0
     assert cost.total == pytest.approx(sum(ps.metadata["cost"][p] for p in PARTS), rel=1e-12)
     # at least the make() call's wall time: cached work is charged in full, nothing is dropped
     assert cost.total >= ps.metadata["cost_seconds"] * (1 - 1e-6) - 1e-3
-    if family in TEACHER_FAMILIES or experts:
+    if caps.needs_teacher or experts:  # a teacher: labels, or expert runs a distiller learns from
         assert cost.teacher > 0
     else:
         assert cost.teacher == 0
-    assert (cost.warmup > 0) == (family in WARMUP_FAMILIES or "warmup" in ps.metadata)
+    assert (cost.warmup > 0) == caps.needs_warmup
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -93,3 +97,23 @@ def test_unknown_method_and_bad_settings():
         methods.get("nope")
     with pytest.raises(PinnddError, match="bad settings"):
         methods.get("sobol", nonsense=1)
+
+
+def test_methods_are_selected_by_capability():
+    """Capabilities are types: unknown ones are refused, and a combination keeps both sides."""
+    assert set(methods.names(needs_teacher=True, learns_labels=False)) == {"teacher_labels", "teacher_density"}
+    assert "task_exchange" in methods.names(shift_aware=True, learns_labels=True)
+    assert not set(methods.names(needs_warmup=True)) & set(methods.names(needs_teacher=True))
+    with pytest.raises(PinnddError, match="unknown capabilities"):
+        methods.names(teacher=True)
+    both = Capabilities(needs_teacher=True) | Capabilities(checkpoints=True)
+    assert both == Capabilities(needs_teacher=True, checkpoints=True)
+
+
+def test_labelled_base_or_init_is_refused_by_capability():
+    """A set labelled by a label distiller is refused where an unlabelled base is needed, as a
+    teacher-labelled one always was."""
+    heat = equations.get("heat")
+    for base in ("teacher_labels", "kip_labels"):
+        with pytest.raises(PinnddError, match="unlabelled base"):
+            methods.get("teacher_labels", base=base, teacher_dense=64, teacher_protocol="smoke").make(heat, 8)

@@ -30,12 +30,51 @@ _REGISTRY: dict[str, type[PointSetMethod]] = {}
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a method needs and does, as types rather than family names: experiments and tests
+    select methods by these (:func:`names`), and methods check each other's (an init method that
+    makes labelled sets is refused where an unlabelled one is needed).
+
+    Attributes
+    ----------
+    needs_teacher:
+        Its sets are made with a dense teacher (labels, or a teacher behind learned labels),
+        charged to the set's cost as ``teacher``.
+    needs_warmup:
+        It trains a warm-up network before choosing points (charged as ``warmup``).
+    labelled:
+        Its sets carry labels (targets) valid only at the parameters they were made for.
+    learns_labels:
+        It optimises the labels themselves (a label distiller), not only where they sit.
+    checkpoints:
+        It runs an outer loop that writes checkpoint files and resumes from them.
+    shift_aware:
+        It is made for a whole shift family (it records the values it was made on).
+    """
+
+    needs_teacher: bool = False
+    needs_warmup: bool = False
+    labelled: bool = False
+    learns_labels: bool = False
+    checkpoints: bool = False
+    shift_aware: bool = False
+
+    def __or__(self, other: Capabilities) -> Capabilities:
+        """Both sets of capabilities (for a class that combines two bases)."""
+        return Capabilities(**{f.name: getattr(self, f.name) or getattr(other, f.name) for f in fields(self)})
+
+
+@dataclass(frozen=True)
 class PointSetMethod(ABC):
     """Base class of every point-selection method (see the module docstring)."""
 
     name: ClassVar[str] = ""
-    #: One of "baseline", "sampler", "adaptive", "coreset", "distiller", "labelled", "label_distiller", "family".
+    #: A label for reports and tables (recorded in the set's metadata): "baseline", "sampler",
+    #: "adaptive", "coreset", "distiller", "labelled", "label_distiller" or "family". Code selects
+    #: methods by :attr:`capabilities`, not by this label.
     family: ClassVar[str] = ""
+    #: What the method needs and does (:class:`Capabilities`).
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def make(self, problem, budget: int, seed: int = 0, rule: BudgetRule = DEFAULT_RULE) -> PointSet:
         """A point set of ``budget`` interior points for ``problem``, reproducible from ``seed``."""
@@ -104,9 +143,14 @@ def get(name: str, **config: Any) -> PointSetMethod:
         raise PinnddError(f"bad settings for method {name!r}: {e}") from None
 
 
-def names(family: str | None = None) -> list[str]:
-    """Registered method names, optionally of one family."""
-    return sorted(n for n, c in _REGISTRY.items() if family is None or c.family == family)
+def names(family: str | None = None, **capabilities: bool) -> list[str]:
+    """Registered method names, optionally of one report family and with the given
+    :class:`Capabilities`: ``names(needs_teacher=True, learns_labels=False)``."""
+    known = {f.name for f in fields(Capabilities)}
+    if set(capabilities) - known:
+        raise PinnddError(f"unknown capabilities {sorted(set(capabilities) - known)}; known: {sorted(known)}")
+    return sorted(n for n, c in _REGISTRY.items() if (family is None or c.family == family)
+                  and all(getattr(c.capabilities, k) == bool(v) for k, v in capabilities.items()))
 
 
 def condition_points(problem, counts: dict[str, int], seed: int, kind: str = "sobol") -> dict[str, tuple[np.ndarray, None]]:

@@ -53,7 +53,7 @@ from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, t
 from ..pointset import PointSet
 from .adaptive.rad import rad_indices
 from .adaptive.warmup import derive_seed
-from .base import PointSetMethod, condition_points, interior_points, register
+from .base import Capabilities, PointSetMethod, condition_points, interior_points, register
 from .distill.context import step_seed
 from .labelled.label_exchange import LabelExchange
 
@@ -67,6 +67,7 @@ class _FamilyMethod(PointSetMethod):
     """Shared settings: the family, the warm start and the fine-tune recipe."""
 
     family = "family"
+    capabilities = Capabilities(needs_warmup=True, shift_aware=True)
 
     param: str | None = None
     protocol: str = "quick"

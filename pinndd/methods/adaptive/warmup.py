@@ -39,7 +39,7 @@ from ...engine.training import TrainConfig, train
 from ...errors import PinnddError
 from ...pointset import PointSet
 from ...problem import coords
-from ..base import PointSetMethod, condition_points, interior_points
+from ..base import Capabilities, PointSetMethod, condition_points, interior_points
 
 #: Tags separating the seeds derived from one method seed.
 _TAG_NET, TAG_POOL, _TAG_SELECT = 1, 2, 3
@@ -197,6 +197,8 @@ class WarmupMethod(PointSetMethod):
     pool_size:
         Candidates; 0 means ``max(16 * budget, 4096)``.
     """
+
+    capabilities = Capabilities(needs_warmup=True)
 
     warmup_steps: int = 300
     warmup_width: int = 32

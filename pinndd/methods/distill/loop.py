@@ -57,7 +57,7 @@ from ...engine.losses import TensorPoints
 from ...engine.nn import resolve_dtype
 from ...engine.training import show_progress
 from ...errors import PinnddError
-from ..base import PointSetMethod, get
+from ..base import Capabilities, PointSetMethod, get
 from .checkpoint import Checkpointed
 from .context import DistillContext, DistillRun, step_generator
 from .synthetic import SyntheticSet
@@ -100,6 +100,7 @@ class Distiller(Checkpointed, PointSetMethod):
     """
 
     family = "distiller"
+    capabilities = Capabilities(checkpoints=True)
 
     init: str = "sobol"
     outer_steps: int = 100
@@ -196,7 +197,7 @@ class Distiller(Checkpointed, PointSetMethod):
 
     def synthetic(self, problem, counts: dict[str, int], seed: int) -> SyntheticSet:
         """The synthetic set initialised from method ``init`` at the same budget and seed."""
-        if get(self.init).family in ("labelled",):
+        if get(self.init).capabilities.labelled:
             raise PinnddError(f"init method {self.init!r} makes labelled sets; a distiller needs an unlabelled init")
         rule_counts = {k: v for k, v in counts.items() if k != "interior"}
         init = get(self.init).make(problem, counts["interior"], seed, rule=FixedRule(rule_counts))

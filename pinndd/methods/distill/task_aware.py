@@ -80,7 +80,7 @@ import torch
 from ...errors import PinnddError
 from ...problem import ShiftFamily
 from ...shifts import shifts_conditions
-from ..base import register
+from ..base import Capabilities, register
 from .context import DistillContext, uniform
 from .outcome import UnrollSettings, dense_subset, physics_loss
 from .synthetic import SyntheticSet
@@ -193,6 +193,7 @@ class TaskAwareDistiller(UnrollSettings):
     """
 
     name = "task_aware"
+    capabilities = UnrollSettings.capabilities | Capabilities(shift_aware=True)
     students: int = 1
     shift_family: str | None = None
     n_shifts: int = 2

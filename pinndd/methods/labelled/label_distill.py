@@ -72,7 +72,7 @@ from ...engine.nn import resolve_dtype
 from ...errors import PinnddError
 from ...labels import LabelRecord
 from ...pointset import PointSet
-from ..base import get, register
+from ..base import Capabilities, get, register
 from ..distill.context import DistillContext
 from ..distill.kernel_matching import residual_jacobian
 from ..distill.loop import Distiller
@@ -115,6 +115,7 @@ class LabelledDistiller(TeacherSettings, Distiller):
     """
 
     family = "label_distiller"
+    capabilities = Capabilities(needs_teacher=True, labelled=True, learns_labels=True, checkpoints=True)
 
     init: str = "teacher_density"
     n_experts: int = 0
@@ -134,12 +135,10 @@ class LabelledDistiller(TeacherSettings, Distiller):
         return False
 
     def _init_method(self):
-        family = get(self.init).family
-        if family == self.family:
+        caps = get(self.init).capabilities
+        if caps.learns_labels:
             raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
-        if family == "labelled":
-            return get(self.init, **self.teacher_settings())
-        return get(self.init)
+        return get(self.init, **self.teacher_settings()) if caps.needs_teacher else get(self.init)
 
     def init_pointset(self, problem, counts: dict[str, int], seed: int) -> PointSet:
         """The starting set of method ``init`` (same budget, condition counts and seed), cached."""

@@ -58,7 +58,7 @@ from ...engine.evaluation import predict
 from ...engine.training import show_progress, train
 from ...errors import PinnddError
 from ...pointset import PointSet
-from ..base import condition_points, get, register
+from ..base import Capabilities, condition_points, get, register
 from ..distill.checkpoint import Checkpointed
 from ..distill.context import step_seed
 from ..sampling.qmc import sample_unit
@@ -100,6 +100,7 @@ class LabelExchange(Checkpointed, TeacherMethod):
 
     name = "label_exchange"
     family = "label_distiller"
+    capabilities = TeacherMethod.capabilities | Capabilities(learns_labels=True, checkpoints=True)
 
     init: str = "sobol"
     #: Students are held to the teacher's error; a 3x longer teacher took Burgers at 256 points
@@ -138,11 +139,10 @@ class LabelExchange(Checkpointed, TeacherMethod):
                        depth=self.depth or cfg.depth, device=self.device, progress=False, eval_every=0)
 
     def _init_points(self, problem, counts, seed) -> np.ndarray:
-        method = get(self.init)
-        if method.family == self.family:
+        caps = get(self.init).capabilities
+        if caps.learns_labels:
             raise PinnddError(f"init method {self.init!r} is itself a label distiller; pick a placement method")
-        if method.family == "labelled":
-            method = get(self.init, **self.teacher_settings())
+        method = get(self.init, **self.teacher_settings()) if caps.needs_teacher else get(self.init)
         rule = FixedRule({k: v for k, v in counts.items() if k != "interior"})
         return method.make(problem, counts["interior"], seed, rule=rule).interior
 

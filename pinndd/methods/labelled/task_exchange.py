@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import PinnddError
-from ..base import register
+from ..base import Capabilities, register
 from ..distill.task_aware import resolve_task
 from .label_exchange import LabelExchange
 
@@ -80,6 +80,7 @@ class TaskExchange(LabelExchange):
     """
 
     name = "task_exchange"
+    capabilities = LabelExchange.capabilities | Capabilities(shift_aware=True)
 
     outer_steps: int = 10
     shift_family: str | None = None

@@ -33,7 +33,7 @@ from ... import protocols
 from ...errors import PinnddError
 from ...labels import DEFAULT_LABEL_WEIGHT
 from ...pointset import PointSet
-from ..base import PointSetMethod, condition_points, get, interior_points, register
+from ..base import Capabilities, PointSetMethod, condition_points, get, interior_points, register
 from ..sampling.qmc import sample_unit
 from .teacher import label, train_teacher
 
@@ -115,7 +115,10 @@ class TeacherSettings:
 
 @dataclass(frozen=True)
 class TeacherMethod(TeacherSettings, PointSetMethod):
+    """Base of the methods that label their points with a dense teacher (:class:`TeacherSettings`)."""
+
     family = "labelled"
+    capabilities = Capabilities(needs_teacher=True, labelled=True)
 
     def __post_init__(self) -> None:
         self.check_teacher_settings()
@@ -136,7 +139,7 @@ class TeacherLabels(TeacherMethod):
     base: str = "sobol"
 
     def _make(self, problem, counts, seed):
-        if get(self.base).family in ("labelled",):
+        if get(self.base).capabilities.labelled:
             raise PinnddError("teacher_labels needs an unlabelled base method")
         base = get(self.base).make(problem, counts["interior"], seed)
         teacher = self.teacher(problem, seed)

@@ -14,7 +14,7 @@ from ..base import PointSetMethod, condition_points, get, interior_points, regis
 
 
 @dataclass(frozen=True)
-class _Sampler(PointSetMethod):
+class Sampler(PointSetMethod):
     family = "sampler"
 
     def _make(self, problem, counts, seed):
@@ -22,8 +22,8 @@ class _Sampler(PointSetMethod):
         return PointSet(interior, None, condition_points(problem, counts, seed)), {}
 
 
-def _sampler(kind: str, doc: str) -> type[_Sampler]:
-    cls = type(kind.capitalize() + "Sampler", (_Sampler,), {"name": kind, "__doc__": doc, "__module__": __name__})
+def _sampler(kind: str, doc: str) -> type[Sampler]:
+    cls = type(kind.capitalize() + "Sampler", (Sampler,), {"name": kind, "__doc__": doc, "__module__": __name__})
     return register(dataclass(frozen=True)(cls))
 
 
@@ -47,7 +47,7 @@ class Dense(PointSetMethod):
     sampler: str = "sobol"
 
     def __post_init__(self) -> None:
-        if get(self.sampler).family != "sampler":
+        if not isinstance(get(self.sampler), Sampler):
             raise PinnddError(f"dense needs a fixed sampler (uniform, grid, lhs, sobol, halton, hammersley); "
                               f"got {self.sampler!r}")
 
