@@ -48,7 +48,7 @@ Both are solved by conjugate gradients on :math:`(H + \delta I) v = \nabla Q` wi
 :math:`\delta` = ``damping`` times :math:`\mathrm{tr}(H)/P` (Hutchinson estimate, ``P``
 parameters). The Gauss-Newton matrix has rank at most the number of points: with more parameters
 than points a small damping lets :math:`v` grow along the null space and a large one turns the
-method into gradient alignment (measured before this module existed, DESIGN.md); with fewer
+method into gradient alignment (measured before this module existed); with fewer
 parameters than points (the check in the tests) a tiny damping is exact.
 
 ``method="alignment"`` is the cheap baseline: :math:`H = I` (:math:`v = \nabla Q`), the change of

@@ -15,7 +15,7 @@ score. Here, at a fixed budget:
    pool itself (the dense loss) plus held-out condition points;
 3. the usefulness :math:`s(x) = \max(-\Delta Q(x), 0)` and ``budget`` candidates drawn without
    replacement with RAD's density :math:`p \propto s^k / \overline{s^k} + c`
-   (:func:`pinndd.methods.adaptive.rad_indices`; ``k = 1, c = 1`` by default). PINNfluence uses
+   (:func:`pinndd.methods.adaptive.rad.rad_indices`; ``k = 1, c = 1`` by default). PINNfluence uses
    the absolute score; the positive part keeps points whose addition would *raise* the loss out
    of the residual-driven part of the density.
 

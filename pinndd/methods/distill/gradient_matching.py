@@ -26,7 +26,7 @@ Each outer step averages ``D`` over ``states_per_step`` states: fresh initialisa
 probability ``fresh_fraction``, else a uniformly chosen expert checkpoint (records after at
 least one step).
 
-Known to lose (see DESIGN.md): on Burgers the Adam expert's displacement is nearly orthogonal
+Known to lose (experiments/RESULTS.md §3): on Burgers the Adam expert's displacement is nearly orthogonal
 to the dense gradient after ~1000 steps, and gradient-matched 256-point sets trained worse than
 the Sobol set they started from. It is here as the canonical baseline.
 """

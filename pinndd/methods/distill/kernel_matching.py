@@ -29,7 +29,7 @@ tr(K_ss) / n_s``. Computation:
 Everything stays differentiable w.r.t. the synthetic points and weights (through ``r_s`` and
 ``J_s``), so the outer gradient is exact.
 
-Untested as a winner: the Gauss-Newton feasibility check of DESIGN.md (exact Jacobian, damped,
+Untested as a winner: a Gauss-Newton feasibility check run before this package (exact Jacobian, damped,
 warm student, dense physics loss) gave no gain on Burgers at 256 points; KIP on fresh and
 expert states is the canonical kernel baseline.
 """

@@ -19,8 +19,9 @@ kernel fit). At outer step ``k`` (all randomness from the step's generator, seed
    the inner gradients keep their graph (``create_graph=True``), so ``theta_N`` is a
    differentiable function of the points and weights. The derivative engine differentiates the
    network w.r.t. a clone of the points (or forward-propagates derivatives), so the PDE partials
-   are partial derivatives even though ``theta_i`` depends on the points (DESIGN.md's
-   total-vs-partial trap);
+   are partial derivatives even though ``theta_i`` depends on the points (the
+   total-vs-partial trap: ``autograd.grad(u, x)`` on the points themselves would return the
+   total derivative);
 3. the outer objective is the mean dense physics loss of the trained students, plus an optional
    coverage (repulsion) term on the interior points:
 
@@ -35,8 +36,8 @@ kernel fit). At outer step ``k`` (all randomness from the step's generator, seed
    points). The repulsion term keeps the set from collapsing onto a few regions (the
    feasibility check found that at 256 points coverage beats refinement).
 
-What the feasibility check (DESIGN.md) found, and what this version changes
----------------------------------------------------------------------------
+What a feasibility check before this package found, and what this version changes
+---------------------------------------------------------------------------------
 On Burgers at 256 points, outcome-targeted distillers with an implicit-function bilevel
 (exact Gauss-Newton Jacobian, damped, one *warm* student, outer objective = dense physics loss)
 gave no gain (mean L2RE 0.140 against Sobol's 0.118, inside the seed noise); a 50-step
@@ -46,7 +47,7 @@ and at small budgets the dense physics loss need not predict the reference error
 
 This version changes the student, not the target: every outer step trains *fresh* students
 (new initialisations drawn from the step's generator) and averages ``students`` of them, so
-the set is optimised to be good *for every initialisation* - the property DESIGN.md names as
+the set is optimised to be good *for every initialisation* - the property that check named as
 what a real gain at 256 points would need - and never for one network's history. It does not
 change the second lesson: the target remains the dense physics loss after a short unroll, so
 the reference error must be measured separately (with fresh students and full training), and a

@@ -61,7 +61,7 @@ in- and out-of-distribution ranges, the conditions the family moves, ``ood_fract
 under ``"made_on"``. Evaluate with :func:`pinndd.eval.ood.retrain_ood` (at held-out values).
 
 The caveats of :mod:`pinndd.methods.distill.outcome` apply: the dense physics loss after a short unroll
-is a proxy that, at small budgets, need not predict the reference error (DESIGN.md); the
+is a proxy that, at small budgets, need not predict the reference error (experiments/RESULTS.md §3); the
 reference term, where available, targets the error directly, at the cost of one reference
 evaluation per draw (a numerical solve for shifts without a closed form).
 """

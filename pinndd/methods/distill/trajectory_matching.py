@@ -23,9 +23,9 @@ set) landed many steps later. With expert records ``theta*_t`` every ``expert_ev
 The inner gradients are taken with ``create_graph=True``; the derivative engine differentiates
 w.r.t. a *clone* of the points (or propagates derivatives forward), so the PDE partials stay
 partial derivatives while the parameters already depend on the points (the total-vs-partial
-trap of DESIGN.md). Memory grows linearly with ``N``: keep segments short.
+trap, :mod:`pinndd.methods.distill.outcome`). Memory grows linearly with ``N``: keep segments short.
 
-Known to lose (see DESIGN.md): on Burgers, MTT with SGD, fresh-Adam and moment-replaying Adam
+Known to lose (experiments/RESULTS.md §3): on Burgers, MTT with SGD, fresh-Adam and moment-replaying Adam
 students all made 256-point sets worse than the Sobol start; the Adam expert's displacement is
 nearly orthogonal to the dense gradient late in training, and a single SGD step size would have
 to vary by 100x along the trajectory. It is here as the canonical baseline.

@@ -3,7 +3,7 @@ r"""Outcome-targeted distillation of a *labelled* set (method ``"label_outcome"`
 The distillers of :mod:`pinndd.methods.distill.outcome` and :mod:`pinndd.methods.distill.task_aware` optimise
 unlabelled points for what a fresh network trained on them achieves; on Burgers at 256 points
 they do not beat Sobol, because "residual = 0" at 256 points does not pin the solution down
-(DESIGN.md, experiments/RESULTS.md §3). Labels do: a teacher's values at well-placed points let
+(experiments/RESULTS.md §3). Labels do: a teacher's values at well-placed points let
 256 points reach about the dense error. This distiller optimises placement, weights and labels
 *together* for the outcome, as the task names it (Kungurtsev et al.): a fresh student trained on
 the set should reproduce the teacher (and satisfy the physics) on a dense set.
