@@ -30,7 +30,6 @@ MAX_LINES = 350
 #: file), parametric problems (one wrapper family), the influence estimators (one derivation) and
 #: the problem contract (conditions, shift families and the problem class that holds them).
 LONG = {
-    "pinndd.cli": 870,
     "pinndd.interop.deepxde": 525,
     "pinndd.parametric": 585,
     "pinndd.influence": 500,
