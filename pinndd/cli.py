@@ -501,7 +501,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _ood(args: argparse.Namespace) -> int:
     from .budget import as_integer
-    from .ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, shift_values
+    from .errors import PinnddError
+    from .ood import error_curves, ratio_to_dense, resolve_family, retrain_ood, scoring_values, shift_values
     from .plotting import plot_error_curves
     from .sweep import write_table
 
@@ -519,7 +520,6 @@ def _ood(args: argparse.Namespace) -> int:
     if o["values"] is not None:
         raw = o["values"] if isinstance(o["values"], list) else str(o["values"]).split(",")
         values = [_number("--values", str(v)) for v in raw]
-    pairs = shift_values(family, values)
     n_seeds = as_integer(o["seeds"] or 2, f"--seeds must be a whole number of network seeds; got {o['seeds']!r}")
     if n_seeds < 1:
         raise CliError(f"--seeds must be >= 1; got {n_seeds}")
@@ -528,6 +528,10 @@ def _ood(args: argparse.Namespace) -> int:
     with folder.stage("set"):
         ps = load_set(job, Path(args.points)) if args.points else make_set(job)
     ps.save(folder.record("points.npz"))
+    try:  # a set that records the values it was made on is scored (with its baselines) at held-out ones
+        pairs = shift_values(family, values if values is not None else scoring_values(job.problem, family, ps.metadata))
+    except PinnddError as e:
+        raise CliError(f"--values: {e}") from None
     sets = [("dense", lambda: make_set(job, o["dense"] or job.proto.dense, "sobol")),
             ("sobol", lambda: make_set(job, ps.n_interior, "sobol"))]
     rows = []
