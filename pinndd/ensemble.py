@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cost import Cost
 from .errors import PinnddError
 from .losses import TensorPoints
 from .nn import ACTIVATIONS, MLP, PINN, resolve_dtype
@@ -139,5 +140,6 @@ def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequ
                 for j, name in enumerate(["loss"] + names):
                     hist[name] = np.concatenate([hist[name], block[:, j]])
                 hist["step"] = np.arange(len(hist["loss"]))
-        results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name))
+        results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name,
+                                   Cost.of(pointset.metadata).with_training(wall)))
     return EnsembleResult(results, time.perf_counter() - t0)
