@@ -109,6 +109,26 @@ def run_calibration(args_dict: dict) -> dict:
     return family_eval.calibrate(run, a.part)
 
 
+def merge_calibration(path: Path, found: dict) -> dict:
+    """``found`` merged into the calibration already in ``path``. A partial calibration that timed
+    ``dense`` again (always include it) is put in the old file's units: its seconds times old dense
+    / new dense, so strategies timed under different load still compare in dense trainings; the
+    old dense timing is kept and the rescaling recorded under ``_rescaled``."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if not old or "dense" not in old:
+        return found
+    if "dense" not in found:
+        raise SystemExit("a partial --calibrate must include the dense strategy (--strategies dense ...): its time is "
+                         "the unit the new timings are converted with")
+    scale = old["dense"]["value_seconds"] / found["dense"]["value_seconds"]
+    merged = dict(old)
+    for s, v in found.items():
+        if s != "dense":
+            merged[s] = {k: x * scale for k, x in v.items()}
+    merged["_rescaled"] = {**old.get("_rescaled", {}), **{s: scale for s in found if s != "dense"}}
+    return merged
+
+
 def write_report(out: Path, title: str) -> None:
     from pinndd.eval.family import summarise
 
@@ -199,7 +219,7 @@ def main(argv=None) -> int:
         jobs = [dict(vars(a), part=part) for part in parts if part]
         with mp.get_context("spawn").Pool(len(jobs)) as pool:
             found = {k: v for d in pool.map(run_calibration, jobs) for k, v in d.items()}
-        (out / "calibration.json").write_text(json.dumps(found, indent=1))
+        (out / "calibration.json").write_text(json.dumps(merge_calibration(out / "calibration.json", found), indent=1))
     elif not a.report_only:
         seeds = range(a.first_seed, a.first_seed + a.seeds)
         if any(s not in ORDER for s in a.strategies):

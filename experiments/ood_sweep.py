@@ -67,7 +67,8 @@ from common import (  # noqa: E402
 )
 
 import equations  # noqa: E402
-from pinndd import TrainConfig, methods
+from pinndd import TrainConfig, methods  # noqa: E402
+from pinndd.cost import PARTS, Cost  # noqa: E402
 from pinndd.errors import PinnddError  # noqa: E402
 from pinndd.eval import ood  # noqa: E402
 from pinndd.parametric import train_parametric  # noqa: E402
@@ -148,18 +149,17 @@ def run_cell(cell: dict, teachers: dict | None = None) -> list[dict]:
     values = [tuple(v) for v in cell["values"]]
     kind = OLD_LABELS.get(cell["labels"], cell["labels"])
     labels = ood.once(teachers[f"{cell['pde']}/{param}"]) if kind == "once" else kind
-    t0 = time.perf_counter()
     if method == "dense":
-        ps = methods.get("sobol").make(problem, cell["dense"], seed=set_seed)
+        ps = methods.get("dense").make(problem, cell["dense"], seed=set_seed)
     else:  # a method that fails is reported (failures.csv), not fatal: the engine keeps the cell out
         ps = methods.get(method, **cell["settings"]).make(problem, cell["budget"], seed=set_seed)
-    make_s = time.perf_counter() - t0
-    extra = ps.metadata.get("teacher_seconds", 0.0) + ps.metadata.get("warmup_seconds", 0.0)
+    made = Cost.of(ps.metadata)  # one-off: the set (its teachers, warm-up, distillation) made at the nominal values
     config = TrainConfig(**cell["config"])
     new = ood.retrain_ood(problem, ps, fam, values, config, cell["seeds"], labels, held_out=held_out_for(cell["pde"]),
                           method=name, allow_made_on=cell.get("allow_made_on", False))
     for r in new:
-        r.update(make_seconds=make_s, extra_seconds=extra, family=ps.metadata.get("family", ""),
+        r.update(**{f"set_{p}_seconds": getattr(made, p) for p in PARTS}, set_total_seconds=made.total,
+                 family=ps.metadata.get("family", ""),
                  adam_steps=config.adam_steps, lbfgs_steps=config.lbfgs_steps)
     means = {v: np.mean([r["l2re"] for r in new if r["value"] == v]) for v, _ in values}
     log.info("%s %s %s set %d: %s", cell["pde"], param, name, set_seed, " ".join(f"{v:g}:{e:.3g}" for v, e in means.items()))
@@ -288,7 +288,7 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         "× dense: the same in units of the dense row's mean training seconds at that value.",
         "",
     ]
-    # ratios leave out rows at values their set was made on (pinndd.ood's summaries do)
+    # ratios leave out rows at values their set was made on (pinndd.eval.ood's summaries do)
     ratios = {(r["pde"], r["param"], r["method"], r["value"]): r["ratio"]
               for r in (ood.ratio_to_dense(rows) if any(r["method"] == "dense" for r in rows) else [])}
     ood_id = {(r["pde"], r["param"], r["method"]): r["ood_id_ratio"]

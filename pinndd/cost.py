@@ -151,18 +151,21 @@ def charge(part: str, seconds: float, spent: float | None = None, key: str | Non
     ledger = _LEDGER.get()
     if ledger is None:
         return
-    ledger.spent += float(seconds if spent is None else spent)
     if key is not None:
-        if ledger.charged(key):
+        if ledger.charged(key):  # already in this set's record; the lookup's time stays distillation
             return
         ledger.keys.add(key)
+    ledger.spent += float(seconds if spent is None else spent)
     ledger.parts[part] += float(seconds)
 
 
 class Measured:
-    """Handle of :func:`measure`; ``cost`` is set when the block ends."""
+    """Handle of :func:`measure`; ``cost`` and ``wall`` (the block's wall seconds) are set when
+    the block ends. ``cost.total >= wall`` whenever every charge's ``spent`` is at most what it
+    charges (work from a cache is charged in full; nothing is dropped)."""
 
     cost: Cost | None = None
+    wall: float = 0.0
 
 
 @contextmanager
@@ -179,7 +182,7 @@ def measure() -> Iterator[Measured]:
         _LEDGER.reset(token)
         parts = dict(ledger.parts)
         parts["distillation"] += max(wall - ledger.spent, 0.0)
-        handle.cost = Cost(**parts)
+        handle.cost, handle.wall = Cost(**parts), wall
         outer = _LEDGER.get()
         if outer is not None:
             for p in PARTS:

@@ -119,6 +119,21 @@ def test_ood_table_and_figure_with_dense_and_sobol(work, capsys):
     assert list((work / "ood_figs").glob("ood_*.png"))
 
 
+def test_ood_scores_a_set_with_made_on_values_at_held_out_values_only(work):
+    from pinndd import PointSet
+
+    ps = PointSet.load(work / "set" / "points.npz")
+    ps.metadata["made_on"] = {"param": "amp", "values": [1.0, 1.2]}  # as a task-aware set records them
+    ps.save(work / "made_on.npz")
+    ok("ood", "--points", work / "made_on.npz", "--protocol", "smoke", "--adam-steps", 10, "--seeds", 1, "--dense", 64,
+       "--out", work / "ood_made_on")
+    rows = json.loads((work / "ood_made_on" / "ood.json").read_text())
+    by_method = {m: {r["value"] for r in rows if r["method"] == m} for m in {r["method"] for r in rows}}
+    values = by_method["dense"]
+    assert all(v == values for v in by_method.values())  # the baselines are scored where the set is
+    assert values and not values & {1.0, 1.2} and all(r["held_out"] for r in rows)
+
+
 def test_run_and_list(tmp_path):
     out = ok("run", "--pde", "heat", "--protocol", "smoke", "--budget", 16, "--dense", 64, "--out", tmp_path / "run")
     assert out.count("L2RE") == 2 + 3 * 3  # dense and small; the family check: 3 values x 3 strategies

@@ -68,3 +68,20 @@ def test_charge_outside_measure_is_a_no_op_and_parts_are_checked():
     charge("teacher", 5.0)
     with pytest.raises(PinnddError, match="unknown cost part"):
         charge("teachers", 1.0)
+
+
+def test_a_trained_result_carries_its_sets_cost_plus_training(heat):
+    import torch
+
+    from pinndd import TrainConfig, methods, train
+    from pinndd.engine.ensemble import train_ensemble
+
+    torch.set_num_threads(1)
+    ps = methods.get("rad", warmup_steps=5, warmup_width=4, warmup_depth=1, pool_size=64).make(heat, 16, seed=0)
+    cfg = TrainConfig(width=4, depth=1, adam_steps=3, lbfgs_steps=0, progress=False)
+    res = train(heat, ps, cfg)
+    made = Cost.of(ps.metadata)
+    assert made.warmup > 0 and res.cost.training == res.wall_time > 0
+    assert res.cost == made.with_training(res.wall_time)
+    for r in train_ensemble(heat, ps, cfg, [0, 1]).results:
+        assert r.cost == made.with_training(r.wall_time)

@@ -53,7 +53,7 @@ def check_cost_record(ps, caps: Capabilities, experts: bool = False) -> None:
     assert "cost" in ps.metadata and cost.training == 0.0
     assert cost.total == pytest.approx(sum(ps.metadata["cost"][p] for p in PARTS), rel=1e-12)
     # at least the make() call's wall time: cached work is charged in full, nothing is dropped
-    assert cost.total >= ps.metadata["cost_seconds"] * (1 - 1e-6) - 1e-3
+    assert cost.total >= ps.metadata["cost_seconds"] * (1 - 1e-12)
     if caps.needs_teacher or experts:  # a teacher: labels, or expert runs a distiller learns from
         assert cost.teacher > 0
     else:

@@ -14,7 +14,8 @@ from .verbs import problem_spec
 
 def ood_verb(args: argparse.Namespace) -> int:
     from ..budget import as_integer
-    from ..eval.ood import error_curves, ratio_to_dense, retrain_ood
+    from ..errors import PinnddError
+    from ..eval.ood import error_curves, ratio_to_dense, retrain_ood, scoring_values
     from ..plotting import plot_error_curves
     from ..shifts import resolve_family, shift_values
     from ..sweep import write_table
@@ -33,7 +34,6 @@ def ood_verb(args: argparse.Namespace) -> int:
     if o["values"] is not None:
         raw = o["values"] if isinstance(o["values"], list) else str(o["values"]).split(",")
         values = [number_option("--values", str(v)) for v in raw]
-    pairs = shift_values(family, values)
     n_seeds = as_integer(o["seeds"] or 2, f"--seeds must be a whole number of network seeds; got {o['seeds']!r}")
     if n_seeds < 1:
         raise CliError(f"--seeds must be >= 1; got {n_seeds}")
@@ -42,6 +42,10 @@ def ood_verb(args: argparse.Namespace) -> int:
     with folder.stage("set"):
         ps = load_set(job, Path(args.points)) if args.points else make_set(job)
     ps.save(folder.record("points.npz"))
+    try:  # a set that records the values it was made on is scored (with its baselines) at held-out ones
+        pairs = shift_values(family, values if values is not None else scoring_values(job.problem, family, ps.metadata))
+    except PinnddError as e:
+        raise CliError(f"--values: {e}") from None
     sets = [("dense", lambda: make_set(job, o["dense"] or job.proto.dense, "sobol")),
             ("sobol", lambda: make_set(job, ps.n_interior, "sobol"))]
     rows = []

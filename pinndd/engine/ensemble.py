@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from ..cost import Cost
 from ..errors import PinnddError
 from ..pointset import PointSet
 from .losses import TensorPoints
@@ -85,5 +86,6 @@ def train_ensemble(problem, pointset: PointSet, config: TrainConfig, seeds: Sequ
                 for j, name in enumerate(["loss"] + names):
                     hist[name] = np.concatenate([hist[name], block[:, j]])
                 hist["step"] = np.arange(len(hist["loss"]))
-        results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name))
+        results.append(TrainResult(model, hist, wall, replace(config, seed=seed), problem.name,
+                                   Cost.of(pointset.metadata).with_training(wall)))
     return EnsembleResult(results, time.perf_counter() - t0)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..cost import Cost
 from ..errors import PinnddError, TrainingDiverged
 from ..labels import check_for
 from ..pointset import PointSet
@@ -152,6 +153,8 @@ class TrainResult:
     ``history`` maps ``"step"``, ``"loss"`` and every loss-term name (``"pde"``, conditions,
     ``"data"``) to arrays with one entry per recorded step (every Adam step, then every L-BFGS
     function evaluation); ``"eval_step"``, ``"l2re"`` hold reference errors when requested.
+    ``cost`` is the typed record of getting this model: the point set's (its warm-up, teachers
+    and distillation, :mod:`pinndd.cost`) plus ``wall_time`` of training.
     """
 
     model: PINN
@@ -159,6 +162,7 @@ class TrainResult:
     wall_time: float
     config: TrainConfig
     problem_name: str
+    cost: Cost = field(default_factory=Cost)
 
     def final(self, term: str = "loss") -> float:
         """The last recorded value of ``term`` (default the total loss)."""
@@ -468,7 +472,7 @@ def train(problem, pointset: PointSet, config: TrainConfig = TrainConfig(), mode
     history = _history(rows, names, evals)
     log.info("trained %s on %d points: loss %.3e in %.1f s", problem.name, len(pointset),
              history["loss"][-1] if len(history["loss"]) else float("nan"), wall)
-    return TrainResult(model, history, wall, config, problem.name)
+    return TrainResult(model, history, wall, config, problem.name, Cost.of(pointset.metadata).with_training(wall))
 
 
 def _history(rows: list[np.ndarray], names: list[str], evals: list[tuple[int, float]]) -> dict[str, np.ndarray]:

@@ -195,6 +195,21 @@ def _train_seeds(problem: Problem, ps: PointSet, config: TrainConfig, seeds: Seq
     return [train(problem, ps, replace(config, seed=int(s))) for s in seeds]
 
 
+def scoring_values(problem: Problem, family: str | ShiftFamily, metadata: Mapping[str, Any]) -> list[float] | None:
+    """The shift values to score a set at by default: ``None`` (the family's usual values) for a
+    set that records no made-on values; else the family's held-out values less any it was made on."""
+    fam = resolve_family(problem, family)
+    made = made_on(metadata)
+    if made is None:
+        return None
+    values = [v for v in fam.held_out_values(nominal=problem.params[fam.param]) if not is_made_on(made, problem, fam.param, v)]
+    if not values:
+        raise PinnddError(f"the set was made on every held-out value of {fam.param} (its metadata 'made_on': "
+                          f"{made.to_dict()}); pass values= it was not made on, or allow_made_on=True")
+    log.info("%s: the set records made-on values; scoring at the family's held-out values %s", problem.name, values)
+    return values
+
+
 def retrain_ood(
     problem: Problem,
     pointset: PointSet,
@@ -265,13 +280,8 @@ def retrain_ood(
     fam = resolve_family(problem, family)
     source = label_source(labels)
     made = made_on(pointset.metadata)
-    if values is None and made is not None:
-        values = [v for v in fam.held_out_values(nominal=problem.params[fam.param])
-                  if not is_made_on(made, problem, fam.param, v)]
-        if not values:
-            raise PinnddError(f"the set was made on every held-out value of {fam.param} (its metadata 'made_on': "
-                              f"{made.to_dict()}); pass values= it was not made on, or allow_made_on=True")
-        log.info("%s: the set records made-on values; scoring at the family's held-out values %s", problem.name, values)
+    if values is None:
+        values = scoring_values(problem, fam, pointset.metadata)
     pairs = shift_values(fam, values)
     clash = [v for v, _ in pairs if is_made_on(made, problem, fam.param, v)]
     if clash and not allow_made_on:
@@ -320,6 +330,6 @@ def retrain_ood(
 __all__ = [
     "DIAGNOSTIC_SOURCES", "LABEL_ALIASES", "LABEL_MODES", "LABEL_SOURCES", "LabelSource", "MadeOn", "error_curves",
     "evaluate_shifts", "held_out_points", "is_made_on", "label_seconds", "label_source", "made_on", "once",
-    "ood_id_ratio", "per_shift", "ratio_to_dense", "resolve_family", "retrain_ood", "shift_values", "shifted_labels",
-    "shifted_pointset", "shifts_conditions", "teacher_like", "worst_ratio_to_dense",
+    "ood_id_ratio", "per_shift", "ratio_to_dense", "resolve_family", "retrain_ood", "scoring_values", "shift_values",
+    "shifted_labels", "shifted_pointset", "shifts_conditions", "teacher_like", "worst_ratio_to_dense",
 ]

@@ -126,7 +126,9 @@ class _FamilyMethod(PointSetMethod):
         if warm is None:
             warm, _ = self.warm_start(problem, seed)
             warm_seconds = time.perf_counter() - t_warm  # the dense set and its training
-        charge("warmup", warm_seconds, spent=time.perf_counter() - t_warm)
+            charge("warmup", warm_seconds)
+        else:  # made before this call: charged in full, nothing spent here
+            charge("warmup", warm_seconds, spent=0.0)
         counts = DEFAULT_RULE.split(problem, budget)
         t0 = time.perf_counter()
         interior, extra = self.distil(task, warm, counts, int(seed))
