@@ -34,7 +34,6 @@ LONG = {
     "pinndd.parametric": 585,
     "pinndd.influence": 500,
     "pinndd.problem": 455,
-    "pinndd.engine.training": 485,
     "pinndd.sweep": 370,
     "pinndd.family": 360,
     "pinndd.pointset": 360,

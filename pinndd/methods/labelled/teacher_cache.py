@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "PINNDD_TEACHER_CACHE"
 FORMAT = 1
 #: Modules (relative to the package) whose source is part of every key.
-TRAINING_MODULES = ("engine/training", "engine/compiled", "engine/losses", "engine/nn", "engine/forward",
+TRAINING_MODULES = ("engine/training", "engine/config", "engine/compiled", "engine/losses", "engine/nn", "engine/forward",
                     "engine/derivatives", "problem", "domain",
                     "methods/sampling/qmc", "methods/sampling/samplers", "methods/base")
 
