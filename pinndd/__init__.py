@@ -20,8 +20,9 @@ _LAZY = {
     "evaluate": (".engine.evaluation", "evaluate"), "residual_mse": (".engine.evaluation", "residual_mse"),
     "PointSet": (".pointset", "PointSet"), "TrainConfig": (".engine.training", "TrainConfig"),
     "TrainResult": (".engine.training", "TrainResult"), "train": (".engine.training", "train"),
-    **{name: (".problem", name) for name in ("Condition", "Problem", "ShiftFamily", "dirichlet", "initial_value",
-                                             "initial_velocity", "neumann", "periodic")},
+    "Problem": (".problem", "Problem"), "ShiftFamily": (".shifts", "ShiftFamily"),
+    **{name: (".conditions", name) for name in ("Condition", "dirichlet", "initial_value", "initial_velocity", "neumann",
+                                                "periodic")},
 }
 
 

@@ -38,7 +38,8 @@ from .engine.nn import PINN, resolve_dtype
 from .engine.training import TrainConfig, TrainResult, make_model, optimise, term_names, train
 from .errors import PinnddError
 from .pointset import PointSet, write_npz
-from .problem import Problem, ShiftFamily
+from .problem import Problem
+from .shifts import ShiftFamily
 
 #: Positions of the held-out values in range, as fractions of the family's range (two near each
 #: end, two inside), and of the two values beyond it.

@@ -73,13 +73,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .conditions import coords
 from .engine import derivatives
 from .engine.evaluation import predict
 from .engine.losses import TensorPoints, loss_terms, total_loss
 from .engine.nn import PINN, resolve_dtype
 from .errors import PinnddError
 from .pointset import PointSet
-from .problem import coords
 
 log = logging.getLogger(__name__)
 

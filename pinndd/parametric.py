@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .conditions import Condition
 from .domain import Box, Face
 from .engine.evaluation import errors, predict, residual_mse
 from .engine.training import TrainConfig, TrainResult, train
@@ -50,7 +51,7 @@ from .errors import PinnddError
 from .methods.base import get as get_method
 from .methods.labelled.teacher import Teacher
 from .pointset import PointSet
-from .problem import Condition, Problem
+from .problem import Problem
 
 log = logging.getLogger(__name__)
 

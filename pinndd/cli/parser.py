@@ -6,8 +6,9 @@ import argparse
 import logging
 import sys
 
-from . import reports, verbs
 from .options import DEFAULTS, CliError
+from .reports import list_verb, ood_verb, plot_verb, show_verb
+from .verbs import distil_verb, eval_verb, run_verb, train_verb
 
 PROTOCOLS_HELP = (
     "quick = MLP 3x32 tanh, 4000 Adam steps (lr 1e-3) + up to 1000 L-BFGS, dense set 4096 points; fits a 2-core CPU "
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     run = verb("run", "the main job: train on a dense Sobol set and on a small set of --method, compare errors and "
-               "costs, write a run folder (manifest, metrics, point sets, models, figures)", verbs.run_verb)
+               "costs, write a run folder (manifest, metrics, point sets, models, figures)", run_verb)
     _job_args(run)
     run.add_argument("--out", default=None, metavar="FOLDER", help="run folder [default: runs/<pde>-<time>]")
     run.add_argument("--no-family", dest="family_check", action="store_false", default=None,
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "fine-tunes on the dense set and on Sobol points)")
 
     dis = verb("distil", "make a point set with any registered method; writes points.npz and manifest.json",
-               verbs.distil_verb, aliases=("distill",))
+               distil_verb, aliases=("distill",))
     _problem_args(dis)
     _method_args(dis)
     g = dis.add_argument_group("protocol")
@@ -138,13 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     _out_arg(dis, "run folder")
 
     tr = verb("train", "train a PINN on a set file (--points) or on a new set of --method; writes the model, "
-              "metrics and a figure", verbs.train_verb)
+              "metrics and a figure", train_verb)
     tr.add_argument("--points", default=None, metavar="FILE.npz", help="a point set file (from `pinndd distil`)")
     _job_args(tr)
     _out_arg(tr, "run folder")
 
     ev = verb("eval", "a saved model against the reference (L2/L1 relative, max error) and its PDE residual",
-              verbs.eval_verb, aliases=("evaluate",))
+              eval_verb, aliases=("evaluate",))
     ev.add_argument("model", metavar="MODEL.npz", help="a model file (from `pinndd train` or `pinndd run`)")
     _problem_args(ev, pde_default="the model's")
     g = ev.add_argument_group("machine")
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, metavar="FILE", help="also write the metrics to this JSON file")
 
     ood = verb("ood", "retrain on a set across a shift family (held-out values in and out of range) beside dense and "
-               "Sobol at the same budget; writes a table and the error-against-shift figure", reports.ood_verb)
+               "Sobol at the same budget; writes a table and the error-against-shift figure", ood_verb)
     ood.add_argument("--points", default=None, metavar="FILE.npz", help="a point set file; default: a new set of --method")
     _job_args(ood)
     g = ood.add_argument_group("shifts")
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     _out_arg(ood, "run folder")
 
     pl = verb("plot", "figures: a model's solution, reference and error with its points; several sets over the model's "
-              "error map; error against budget or shift from a results folder", reports.plot_verb)
+              "error map; error against budget or shift from a results folder", plot_verb)
     pl.add_argument("--model", default=None, metavar="MODEL.npz", help="a model file")
     pl.add_argument("--points", nargs="+", default=None, metavar="FILE.npz", help="point set file(s) to overlay")
     pl.add_argument("--results", default=None, metavar="FOLDER", help="a folder with ood.json (pinndd ood) or rows.json "
@@ -174,10 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     _problem_args(pl, pde_default="the model's")
     pl.add_argument("--out", default=None, metavar="FILE.png|FOLDER", help="where to write [default: beside the input]")
 
-    sh = verb("show", "a set's, model's or run folder's metadata, costs and label provenance", reports.show_verb)
+    sh = verb("show", "a set's, model's or run folder's metadata, costs and label provenance", show_verb)
     sh.add_argument("file", metavar="FILE|FOLDER", help="a point set, a model file or a run folder")
 
-    verb("list", "registered PDEs (with parameters and shift families), methods and protocols", reports.list_verb)
+    verb("list", "registered PDEs (with parameters and shift families), methods and protocols", list_verb)
     return parser
 
 

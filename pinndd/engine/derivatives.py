@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from ..conditions import parse_partial
 from ..domain import Box
 from ..errors import PinnddError
-from ..problem import parse_partial
 from . import forward
 from .nn import MLP
 

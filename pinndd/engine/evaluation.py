@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..conditions import coords
 from ..errors import PinnddError
-from ..problem import coords
 from . import derivatives
 from .losses import TensorPoints, loss_terms, total_loss
 

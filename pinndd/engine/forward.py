@@ -60,9 +60,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from ..conditions import parse_partial
 from ..domain import Box
 from ..errors import PinnddError
-from ..problem import parse_partial
 from .nn import ACTIVATIONS, MLP, PINN, EnsembleMLP
 
 #: ``log(sqrt(2 pi))``, for the standard normal density in ``gelu``.

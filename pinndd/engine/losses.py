@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..conditions import coords
 from ..pointset import PointSet
-from ..problem import coords
 from . import derivatives
 
 

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..conditions import coords
 from ..cost import Cost
 from ..errors import PinnddError, TrainingDiverged
 from ..labels import check_for
 from ..pointset import PointSet
-from ..problem import coords
 from . import derivatives
 from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
 from .config import TrainConfig, TrainResult, check_device  # noqa: F401 (public here too)

@@ -65,9 +65,9 @@ from ..engine.evaluation import evaluate, residual_mse
 from ..engine.training import TrainConfig, train
 from ..errors import PinnddError
 from ..pointset import PointSet
-from ..problem import Problem, ShiftFamily
-from ..shifts import resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
-from .label_sources import (  # noqa: F401 (the label sources are part of this evaluator's API)
+from ..problem import Problem
+from ..shifts import ShiftFamily, resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
+from .label_sources import (
     DIAGNOSTIC_SOURCES,
     LABEL_ALIASES,
     LABEL_MODES,

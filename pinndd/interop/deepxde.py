@@ -47,12 +47,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..conditions import canonical_partial, dirichlet, initial_value, neumann, parse_partial, periodic
 from ..domain import Box
 from ..engine.evaluation import evaluate
 from ..engine.training import TrainConfig, check_labels, make_model, train
 from ..errors import PinnddError
 from ..pointset import PointSet
-from ..problem import Problem, canonical_partial, dirichlet, initial_value, neumann, parse_partial, periodic
+from ..problem import Problem
 
 log = logging.getLogger(__name__)
 

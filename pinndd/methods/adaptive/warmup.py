@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...conditions import coords
 from ...cost import charge
 from ...engine import derivatives
 from ...engine.nn import PINN
 from ...engine.training import TrainConfig, train
 from ...errors import PinnddError
 from ...pointset import PointSet
-from ...problem import coords
 from ..base import Capabilities, PointSetMethod, condition_points, interior_points
 
 #: Tags separating the seeds derived from one method seed.

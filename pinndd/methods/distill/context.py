@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...conditions import coords
 from ...engine import derivatives
 from ...engine.experts import ExpertSet
 from ...engine.losses import TensorPoints
 from ...errors import PinnddError
-from ...problem import coords
 from .synthetic import SyntheticSet
 
 

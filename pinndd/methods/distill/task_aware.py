@@ -78,8 +78,7 @@ import numpy as np
 import torch
 
 from ...errors import PinnddError
-from ...problem import ShiftFamily
-from ...shifts import shifts_conditions
+from ...shifts import ShiftFamily, shifts_conditions
 from ..base import Capabilities, register
 from .context import DistillContext, uniform
 from .outcome import UnrollSettings, dense_subset, physics_loss
