@@ -16,7 +16,8 @@ from pinndd import PinnddError, TrainConfig, methods
 from pinndd.engine.evaluation import predict, residuals
 from pinndd.engine.training import make_model
 from pinndd.eval.family import SeedRun, summarise
-from pinndd.family import FamilyTask, Kit, fine_tune, fine_tune_many
+from pinndd.family import FamilyTask, fine_tune, fine_tune_many
+from pinndd.kits import Kit
 
 TINY = TrainConfig(width=6, depth=2, adam_steps=12, lr=1e-2, dtype="float64", progress=False)
 SMOKE = dict(protocol="smoke", warm_dense=48, pool_size=256, progress=False)
@@ -198,7 +199,7 @@ def test_family_bank_starts_each_solve_from_the_nearest_made_on_fine_tune(tmp_pa
 
 
 def test_start_from_interpolates_between_bracketing_members_and_clamps_outside():
-    from pinndd.family import start_from
+    from pinndd.kits import start_from
 
     members = {0.5: {"w": np.array([0.0, 2.0])}, 1.0: {"w": np.array([1.0, 4.0])}, 1.5: {"w": np.array([3.0, 0.0])}}
     np.testing.assert_allclose(start_from(members, 0.75, True)["w"], [0.5, 3.0])

@@ -33,7 +33,6 @@ LONG = {
     "pinndd.parametric": 585,
     "pinndd.influence": 500,
     "pinndd.sweep": 370,
-    "pinndd.family": 360,
     "pinndd.pointset": 360,
 }
 

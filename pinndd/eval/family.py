@@ -19,7 +19,7 @@ strategy            what                                                        
 ==================  ==========================================================  ===================  =====================
 
 Fine-tunes run :data:`pinndd.family.FINE_TUNE_FRACTION` of the protocol's steps with a fresh
-optimiser (a kit's from its warm start nearest the value, :meth:`pinndd.family.Kit.solve`). A kit
+optimiser (a kit's from its warm start nearest the value, :meth:`pinndd.kits.Kit.solve`). A kit
 is made only on the task's made-on values, never on the held-out values scored.
 :func:`summarise` turns rows into the table (errors relative to dense from scratch at the same
 value and seed pipeline, costs in units of one dense training measured in the same run).

@@ -67,7 +67,7 @@ from ..errors import PinnddError
 from ..pointset import PointSet
 from ..problem import Problem
 from ..shifts import ShiftFamily, resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
-from .label_sources import (
+from .label_sources import (  # noqa: F401 (the label sources are part of this evaluator's API)
     DIAGNOSTIC_SOURCES,
     LABEL_ALIASES,
     LABEL_MODES,

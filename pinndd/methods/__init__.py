@@ -6,7 +6,7 @@ labels and label distillers) and :mod:`.family_kit` (the family task's kits).
 """
 
 # importing a module registers its methods (label_distill after teacher_sets and kernel_matching)
-from . import family_kit  # noqa: F401
+from . import family_interp, family_kit  # noqa: F401
 from .adaptive import coreset, influence_select, nested, rad  # noqa: F401
 from .base import Capabilities, PointSetMethod, condition_points, get, interior_points, names, register
 from .distill import gradient_matching, kernel_matching, outcome, task_aware, trajectory_matching  # noqa: F401

@@ -28,7 +28,7 @@ points the sets never contain:
 .. math:: J_\mu(S) = \frac{\sum_{x \in V} (u_{S,\mu}(x) - u_{D,\mu}(x))^2}{\sum_{x \in V} u_{D,\mu}(x)^2}.
 
 The point set's metadata carries the warm start's and the distillation's seconds. :meth:`make_kit`
-returns a :class:`pinndd.family.Kit` (points, warm weights, fine-tune recipe), optionally
+returns a :class:`pinndd.kits.Kit` (points, warm weights, fine-tune recipe), optionally
 reusing a warm start the caller already has.
 """
 
@@ -49,7 +49,8 @@ from ..cost import charge
 from ..engine.evaluation import predict, residuals
 from ..engine.training import show_progress, train
 from ..errors import PinnddError
-from ..family import FamilyTask, Kit, fine_tune, fine_tune_config, start_from, timed, warm_copy
+from ..family import FamilyTask, fine_tune, fine_tune_config, timed
+from ..kits import Kit
 from ..pointset import PointSet
 from .adaptive.rad import rad_indices
 from .adaptive.warmup import derive_seed
@@ -59,11 +60,11 @@ from .labelled.label_exchange import LabelExchange
 
 log = logging.getLogger(__name__)
 
-TAG_POOL, _TAG_DRAW = 11, 12
+TAG_POOL, TAG_DRAW = 11, 12
 
 
 @dataclass(frozen=True)
-class _FamilyMethod(PointSetMethod):
+class FamilyMethod(PointSetMethod):
     """Shared settings: the family, the warm start and the fine-tune recipe."""
 
     family = "family"
@@ -114,7 +115,7 @@ class _FamilyMethod(PointSetMethod):
     def rad_points(self, task: FamilyTask, model, budget: int, seed: int) -> np.ndarray:
         pool = self._pool(task.problem, budget, seed)
         score = self.family_residual(task, model, pool)
-        idx = rad_indices(score, budget, 1.0, self.c, np.random.default_rng(derive_seed(seed, _TAG_DRAW)))
+        idx = rad_indices(score, budget, 1.0, self.c, np.random.default_rng(derive_seed(seed, TAG_DRAW)))
         return pool[idx]
 
     # -- the contract --------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def interior_set(problem, kind: str, n: int, seed: int, conds) -> PointSet:
 
 @register
 @dataclass(frozen=True)
-class FamilyRAD(_FamilyMethod):
+class FamilyRAD(FamilyMethod):
     """Points drawn from the family-averaged residual of the warm start (module docstring)."""
 
     name = "family_rad"
@@ -185,7 +186,7 @@ class FamilyRAD(_FamilyMethod):
 
 @register
 @dataclass(frozen=True)
-class FamilyExchange(_FamilyMethod):
+class FamilyExchange(FamilyMethod):
     """Exchange moves judged by warm fine-tunes against dense fine-tunes at made-on values (module docstring)."""
 
     name = "family_exchange"
@@ -224,7 +225,7 @@ class FamilyExchange(_FamilyMethod):
         models, target_seconds = self.dense_fine_tunes(task, warm, seed)
         targets = {v: predict(m, pool) for v, m in models.items()}
         rounds = -(-self.outer_steps // len(task.made_on))
-        order = np.random.default_rng(derive_seed(seed, _TAG_DRAW + 1)).permutation(np.repeat(task.made_on, rounds))
+        order = np.random.default_rng(derive_seed(seed, TAG_DRAW + 1)).permutation(np.repeat(task.made_on, rounds))
         log_j, log_prop, accepted = [], [], []
         bar = tqdm(total=self.outer_steps, desc=f"{self.name} {problem.name}", disable=not show_progress(self.progress),
                    leave=False)
@@ -251,7 +252,7 @@ class FamilyExchange(_FamilyMethod):
 
 @register
 @dataclass(frozen=True)
-class FamilyBank(_FamilyMethod):
+class FamilyBank(FamilyMethod):
     """``family_rad`` points plus a bank of warm starts: the dense fine-tunes at the made-on
     values, so that a solve starts from the nearest one (at most half the made-on spacing away)
     instead of the nominal PINN. One-off cost: those fine-tunes; per value: unchanged."""
@@ -265,86 +266,4 @@ class FamilyBank(_FamilyMethod):
         return self.rad_points(task, warm, counts["interior"], seed), {"bank": bank, "cost": {"bank": seconds}}
 
 
-def _states(models: dict[float, Any]) -> dict[float, dict[str, np.ndarray]]:
-    return {float(v): {k: t.detach().cpu().numpy() for k, t in m.state_dict().items()} for v, m in models.items()}
-
-
-@register
-@dataclass(frozen=True)
-class FamilyInterp(_FamilyMethod):
-    r"""A bank of dense fine-tunes at the made-on values, interpolated in weight space, plus the
-    points and fine-tune recipe that serve it best, chosen by leave-one-out on made-on values.
-
-    A solve at :math:`\mu` starts from the two bracketing members' weights mixed linearly
-    (:func:`pinndd.family.start_from`); the kit then fine-tunes on its points with its recipe,
-    or not at all. Which points (``points``) and recipe (``recipes``: ``"none"``, ``"short"``
-    = a quarter of the fine-tune's Adam steps then its L-BFGS, ``"standard"``) is decided
-    without any held-out value: each made-on value :math:`\mu_m` strictly inside the range and
-    away from the nominal is left out of the bank, the start is interpolated from its
-    neighbours (twice the kit's spacing, a conservative test), every candidate is run from it,
-    and the one closest to the dense fine-tune at :math:`\mu_m` (relative L2 on ``validation``
-    pool points) on average wins. Cost: the bank (``M`` dense fine-tunes) and the selection.
-    """
-
-    name = "family_interp"
-
-    points: tuple[str, ...] = ("sobol", "family_rad")
-    recipes: tuple[str, ...] = ("none", "short", "standard")
-    validation: int = 2048
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.points or set(self.points) - {"sobol", "family_rad"}:
-            raise PinnddError(f"points must be drawn from ('sobol', 'family_rad'); got {self.points}")
-        if not self.recipes or set(self.recipes) - {"none", "short", "standard"}:
-            raise PinnddError(f"recipes must be drawn from ('none', 'short', 'standard'); got {self.recipes}")
-
-    def candidate_recipe(self, name: str, seed: int):
-        base = replace(self.recipe(seed), progress=False)
-        if name == "none":
-            return replace(base, adam_steps=0, lbfgs_steps=0)
-        if name == "short":
-            return replace(base, adam_steps=max(1, base.adam_steps // 4))
-        return base
-
-    def distil(self, task, warm, counts, seed):
-        problem, n = task.problem, counts["interior"]
-        models, bank_seconds = self.dense_fine_tunes(task, warm, seed)
-        t0 = time.perf_counter()
-        nominal = task.nominal
-        bank = {v: m for v, m in models.items() if abs(v - nominal) > 1e-12}
-        members = _states(bank)
-        members[nominal] = {k: t.detach().cpu().numpy() for k, t in warm.state_dict().items()}
-        pool = self._pool(problem, n, seed)
-        val = np.random.default_rng(derive_seed(seed, _TAG_DRAW + 2)).permutation(len(pool))[: self.validation]
-        conds = condition_points(problem, counts, seed)
-        sets = {"sobol": interior_points(problem, "sobol", n, seed)}
-        if "family_rad" in self.points:
-            sets["family_rad"] = self.rad_points(task, warm, n, seed)
-        lo, hi = task.value_range
-        left_out = [v for v in task.made_on if lo < v < hi and abs(v - nominal) > 1e-12]
-        scores: dict[str, list[float]] = {}
-        for m in left_out:
-            start = start_from({v: s for v, s in members.items() if v != m}, m, True)
-            target = predict(models[m], pool[val])
-            for rname in self.recipes:
-                for pname in (self.points[:1] if rname == "none" else self.points):
-                    cfg = self.candidate_recipe(rname, seed)
-                    if rname == "none":
-                        model = warm_copy(task.at(m), start, cfg)
-                    else:
-                        model = fine_tune(task.at(m), start, PointSet(sets[pname], None, conds), cfg).model
-                    err = np.sum((predict(model, pool[val]) - target) ** 2) / (np.sum(target**2) + 1e-30)
-                    scores.setdefault(f"{pname}+{rname}" if rname != "none" else "none", []).append(float(np.sqrt(err)))
-        mean = {k: float(np.mean(v)) for k, v in scores.items()}
-        best = min(mean, key=mean.get) if mean else f"{self.points[0]}+standard"
-        pname, rname = best.split("+") if "+" in best else (self.points[0], "none")
-        log.info("family_interp: leave-one-out scores %s -> %s", mean, best)
-        return sets[pname], {"bank": bank, "recipe": self.candidate_recipe(rname, seed),
-                             "cost": {"bank": bank_seconds, "selection": time.perf_counter() - t0},
-                             "kit_metadata": {"start": "interpolate", "choice": best, "loo_scores": mean,
-                                              "left_out": left_out},
-                             "loo_scores": mean, "choice": best}
-
-
-__all__ = ["FamilyBank", "FamilyExchange", "FamilyInterp", "FamilyRAD"]
+__all__ = ["FamilyBank", "FamilyExchange", "FamilyMethod", "FamilyRAD", "interior_set"]
