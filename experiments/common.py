@@ -16,7 +16,8 @@ import torch
 import pinndd
 from pinndd import methods
 from pinndd.methods.base import method_settings  # noqa: F401 (re-exported for the sweep scripts)
-from pinndd.sweep import run_cells, write_table
+from pinndd.rows import write_table
+from pinndd.sweep import run_cells
 
 
 def machine() -> dict:

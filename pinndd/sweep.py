@@ -51,11 +51,9 @@ cluster the package, the script and its folder must be at the same paths on ever
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import importlib.util
-import io
 import json
 import logging
 import os
@@ -71,13 +69,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import PinnddError
+from .rows import Row, atomic_write_text, read_table, write_table
 
 log = logging.getLogger(__name__)
 
 #: The column that ties a row to its cell.
 KEY = "cell_key"
 
-Row = dict[str, Any]
 CellFn = Callable[[dict], "Row | list[Row] | None"]
 
 
@@ -112,40 +110,6 @@ def cell_key(cell: Mapping) -> str:
         raise PinnddError(f"a sweep cell must be JSON-serialisable (numbers, strings, lists, dicts); {cell!r}: {e}. "
                           "Put settings in as plain values (TrainConfig.to_dict(), names) and rebuild objects in fn") from e
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_table(rows: list[Row], out: str | Path, stem: str = "rows") -> None:
-    """Write ``rows`` as ``OUT/STEM.csv`` (columns in first-seen order) and ``OUT/STEM.json``,
-    each atomically (a temporary file in the same folder, flushed and synced, then renamed)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    _atomic_write(out / f"{stem}.csv", buf.getvalue())
-    _atomic_write(out / f"{stem}.json", json.dumps(rows, indent=1))
-
-
-def read_table(out: str | Path, stem: str = "rows") -> list[Row]:
-    """The rows of ``OUT/STEM.json`` (``[]`` when there is none)."""
-    path = Path(out) / f"{stem}.json"
-    if not path.exists():
-        return []
-    rows = json.loads(path.read_text())
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise PinnddError(f"{path} is not a table of rows (a JSON list of objects); move it away or pass resume=False")
-    return rows
 
 
 def _as_rows(value, key: str) -> list[Row]:
@@ -321,7 +285,7 @@ def run_cells(cells: Sequence[Mapping], fn: CellFn, out: str | Path | None = Non
         failures_path = Path(out) / f"{stem}_failures.json"
         if result.failures:
             failures_path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(failures_path, json.dumps(result.failures, indent=1))
+            atomic_write_text(failures_path, json.dumps(result.failures, indent=1))
         elif failures_path.exists():
             failures_path.unlink()
     result.wall_seconds = time.perf_counter() - t0

@@ -32,7 +32,6 @@ LONG = {
     "pinndd.interop.deepxde": 525,
     "pinndd.parametric": 585,
     "pinndd.influence": 500,
-    "pinndd.sweep": 370,
     "pinndd.pointset": 360,
 }
 

@@ -8,7 +8,8 @@ import torch
 
 import equations
 from pinndd import PinnddError, TrainConfig, evaluate, methods, train
-from pinndd.sweep import KEY, cell_key, read_table, run_cells
+from pinndd.rows import read_table
+from pinndd.sweep import KEY, cell_key, run_cells
 
 CONFIG = TrainConfig(width=6, depth=2, adam_steps=30, lr=1e-2, log_every=10, progress=False).to_dict()
 CALLS: list[dict] = []

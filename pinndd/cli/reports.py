@@ -17,8 +17,8 @@ def ood_verb(args: argparse.Namespace) -> int:
     from ..errors import PinnddError
     from ..eval.ood import error_curves, ratio_to_dense, retrain_ood, scoring_values
     from ..plotting import plot_error_curves
+    from ..rows import write_table
     from ..shifts import resolve_family, shift_values
-    from ..sweep import write_table
 
     if args.points:
         check_file(args.points, "--points")
