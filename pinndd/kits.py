@@ -22,7 +22,8 @@ from .engine.nn import PINN
 from .engine.training import TrainConfig, TrainResult
 from .errors import PinnddError
 from .family import fine_tune, warm_copy
-from .pointset import PointSet, write_npz
+from .npz import write_npz
+from .pointset import PointSet
 from .problem import Problem
 
 KIT_FORMAT_VERSION = 1

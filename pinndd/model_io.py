@@ -24,7 +24,7 @@ import torch
 from .engine.training import TrainConfig, make_model
 from .errors import PinnddError
 from .manifest import json_safe
-from .pointset import read_npz, write_npz
+from .npz import read_npz, write_npz
 
 FORMAT = "pinndd-model"
 FORMAT_VERSION = 1

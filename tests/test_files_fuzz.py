@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import equations
 from pinndd import PinnddError, PointSet, methods
-from pinndd.pointset import read_npz, write_npz
+from pinndd.npz import read_npz, write_npz
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

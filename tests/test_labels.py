@@ -14,7 +14,7 @@ from pinndd import PinnddError, PointSet, TrainConfig, methods, protocols, train
 from pinndd.labels import DEFAULT_LABEL_WEIGHT, LabelRecord, TeacherRecord
 from pinndd.methods.labelled import teacher as teachers
 from pinndd.methods.labelled.teacher_sets import TeacherSettings
-from pinndd.pointset import read_npz, write_npz
+from pinndd.npz import read_npz, write_npz
 
 TINY = TrainConfig(width=4, depth=1, adam_steps=3, lbfgs_steps=0, progress=False)
 

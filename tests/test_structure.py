@@ -32,7 +32,6 @@ LONG = {
     "pinndd.interop.deepxde": 525,
     "pinndd.parametric": 585,
     "pinndd.influence": 500,
-    "pinndd.pointset": 360,
 }
 
 #: What the training engine may import besides itself: the problem and what to train on.

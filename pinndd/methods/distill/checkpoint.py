@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import Interrupted, PinnddError
-from ...pointset import read_npz, write_npz
+from ...npz import read_npz, write_npz
 
 log = logging.getLogger(__name__)
 
