@@ -29,16 +29,9 @@ import equations
 from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, methods, train
 from pinndd.engine.nn import PINN
 from pinndd.engine.training import make_model
-from pinndd.influence import (
-    _blocks,
-    _flat,
-    _quantity,
-    candidate_influence,
-    conjugate_gradient,
-    held_out_set,
-    jvp,
-    point_influence,
-)
+from pinndd.influence import candidate_influence, conjugate_gradient, held_out_set, jvp, point_influence
+from pinndd.influence.blocks import loss_blocks, quantity_of
+from pinndd.influence.linalg import flatten
 
 BOX = Box(names=("x", "y"), lower=(0.0, 0.0), upper=(1.0, 1.0))
 
@@ -112,7 +105,7 @@ def test_influence_ranks_like_leave_one_out(trained, quantity, hessian):
     held = held_out_set(PROBLEM, 2048, 64)
 
     def q(m):
-        return float(_quantity(PROBLEM, m, quantity, held, {})[1].detach())
+        return float(quantity_of(PROBLEM, m, quantity, held, {})[1].detach())
 
     base = q(again)  # the full set retrained the same way (its drift from the optimum cancels)
     loo = np.array([q(m) - base for m in loo_models])
@@ -131,12 +124,12 @@ def test_exact_solve_matches_a_dense_hessian(trained):
     ps, model, _, _, _ = trained
     m = PINN(copy.deepcopy(model.net), PROBLEM)
     params = [p for p in m.parameters() if p.requires_grad]
-    blocks = _blocks(PROBLEM, m, ps, {})
+    blocks = loss_blocks(PROBLEM, m, ps, {})
     r = torch.cat([b.residual for b in blocks])
     loss = sum((b.coef * b.residual**2).sum() / len(b.residual) for b in blocks)
-    g = _flat(torch.autograd.grad(loss, params, create_graph=True), params)
-    h = torch.stack([_flat(torch.autograd.grad(g[i], params, retain_graph=True), params) for i in range(len(g))])
-    jac = torch.stack([_flat(torch.autograd.grad(r[i], params, retain_graph=True), params) for i in range(len(r))])
+    g = flatten(torch.autograd.grad(loss, params, create_graph=True), params)
+    h = torch.stack([flatten(torch.autograd.grad(g[i], params, retain_graph=True), params) for i in range(len(g))])
+    jac = torch.stack([flatten(torch.autograd.grad(r[i], params, retain_graph=True), params) for i in range(len(r))])
     v = torch.linspace(-1, 1, len(g), dtype=torch.float64)
     assert torch.allclose(jvp(r, params, v), jac @ v, rtol=1e-10, atol=1e-12)
     b = torch.ones(len(g), dtype=torch.float64)

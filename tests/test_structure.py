@@ -30,7 +30,6 @@ MAX_LINES = 350
 #: file), parametric problems (one wrapper family) and the influence estimators (one derivation).
 LONG = {
     "pinndd.interop.deepxde": 525,
-    "pinndd.influence": 500,
 }
 
 #: What the training engine may import besides itself: the problem and what to train on.
