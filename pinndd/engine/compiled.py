@@ -35,7 +35,7 @@ from collections.abc import Callable
 import torch
 
 from ..cache import Cache
-from . import forward
+from . import adam, forward
 from .losses import TensorPoints, loss_terms, total_loss
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,6 @@ _SERIAL = itertools.count()
 _UNCALLED: set[tuple] = set()  # keys compiled (wrapped) but not yet run: their first call compiles
 _WARNED: set[str] = set()
 
-#: ``torch.optim.Adam``'s defaults, which the eager Adam phase uses too.
-ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 
 
 def warn_once(message: str) -> None:
@@ -108,7 +106,6 @@ def _adam_graph(loss: Callable, n_weights: int) -> Callable:
     interior_w, conditions, targets)`` that does one Adam step on ``params`` (weights then
     biases) and the moments in place and returns the ``[loss, *terms]`` row before the step;
     ``step`` (float64, 0-d) is this step's number, counted by the caller."""
-    b1, b2 = ADAM_BETAS
 
     def pinndd_adam_step(params, exp_avg, exp_avg_sq, step, lr, in_scale, in_shift, interior, interior_w, conds,
                          targets):
@@ -116,13 +113,7 @@ def _adam_graph(loss: Callable, n_weights: int) -> Callable:
             return loss(ps[:n_weights], ps[n_weights:], in_scale, in_shift, interior, interior_w, conds, targets)
 
         grads, (_, row) = torch.func.grad_and_value(objective, has_aux=True)(params)
-        # step (already counted) and lr are float64: 1 - b2**step loses digits in float32
-        step_size = (lr / (1 - b1**step)).to(row.dtype)
-        bc2_sqrt = (1 - b2**step).sqrt().to(row.dtype)
-        for p, g, m, v in zip(params, grads, exp_avg, exp_avg_sq):
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            p.sub_(step_size * m / (v.sqrt() / bc2_sqrt + ADAM_EPS))
+        adam.update_(params, grads, exp_avg, exp_avg_sq, step, lr)  # step (already counted), lr: float64
         return row
 
     return pinndd_adam_step

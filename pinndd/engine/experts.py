@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import PinnddError
+from . import adam
 from .losses import TensorPoints, loss_terms, total_loss
 from .nn import MLP, PINN, resolve_dtype
 
@@ -192,7 +193,7 @@ def train_experts(
     records = steps // every + 1
     arrays = {k: None for k in ("params", "exp_avg", "exp_avg_sq")}
     layout = None
-    betas, eps = (0.9, 0.999), 1e-8
+    betas, eps = adam.BETAS, adam.EPS
     t0 = time.perf_counter()
     bar = tqdm(total=n_experts * steps, desc=f"experts {problem.name}", disable=not progress, leave=False)
     for e in range(n_experts):

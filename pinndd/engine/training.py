@@ -26,8 +26,8 @@ from ..cost import Cost
 from ..errors import PinnddError, TrainingDiverged
 from ..labels import check_for
 from ..pointset import PointSet
-from . import derivatives
-from .compiled import ADAM_BETAS, ADAM_EPS, COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
+from . import adam, derivatives
+from .compiled import COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
 from .config import TrainConfig, TrainResult, check_device  # noqa: F401 (public here too)
 from .evaluation import evaluate
 from .losses import TensorPoints
@@ -129,7 +129,7 @@ def _make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> to
     # fused Adam: one kernel for all parameters; measured faster than the default (for-loop)
     # and foreach implementations on CPU (see experiments/throughput.py)
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-    return torch.optim.Adam(params, lr=config.lr, betas=ADAM_BETAS, eps=ADAM_EPS, fused=fused or None)
+    return torch.optim.Adam(params, lr=config.lr, betas=adam.BETAS, eps=adam.EPS, fused=fused or None)
 
 
 class _LastFinite:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ...engine import adam
 from ...engine.experts import unflatten
 from ...errors import PinnddError
 from ..base import register
@@ -50,12 +51,7 @@ def adam_direction(g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, be
     """Adam's update direction ``m_hat / (sqrt(v_hat) + eps)`` for gradient ``g`` after moments
     ``m, v`` of ``t`` steps (``v_hat`` clamped below by ``tiny`` so the square root stays
     differentiable where a gradient entry is exactly zero)."""
-    b1, b2 = betas
-    m1 = b1 * m + (1 - b1) * g
-    v1 = b2 * v + (1 - b2) * g * g
-    mhat = m1 / (1 - b1 ** (t + 1))
-    vhat = v1 / (1 - b2 ** (t + 1))
-    return mhat / (vhat.clamp_min(tiny).sqrt() + eps)
+    return adam.direction(*adam.moments(g, m, v, betas), t + 1, betas, eps, tiny)
 
 
 @register

@@ -66,6 +66,7 @@ from typing import Any
 
 import torch
 
+from ...engine import adam
 from ...engine.losses import TensorPoints
 from ...errors import PinnddError
 from ..base import register
@@ -99,7 +100,6 @@ def unroll(loss: LossFn, theta0: Params, steps: int, lr: float, optimizer: str =
         raise PinnddError(f"inner optimizer must be one of {INNER_OPTIMIZERS}; got {optimizer!r}")
     keys = list(theta0)
     theta = [theta0[k].detach().clone().requires_grad_(True) for k in keys]
-    b1, b2 = betas
     m = [torch.zeros_like(t) for t in theta]
     v = [torch.zeros_like(t) for t in theta]
     for i in range(steps):
@@ -108,11 +108,9 @@ def unroll(loss: LossFn, theta0: Params, steps: int, lr: float, optimizer: str =
         if optimizer == "sgd":
             theta = [t - lr * g for t, g in zip(theta, grads, strict=True)]
             continue
-        c1, c2 = 1 - b1 ** (i + 1), 1 - b2 ** (i + 1)
-        m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads, strict=True)]
-        v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads, strict=True)]
-        theta = [t - lr * (mi / c1) / ((vi / c2).clamp_min(1e-30).sqrt() + eps)
-                 for t, mi, vi in zip(theta, m, v, strict=True)]
+        new = [adam.step(t, g, mi, vi, i + 1, lr, betas, eps, tiny=1e-30)
+               for t, g, mi, vi in zip(theta, grads, m, v, strict=True)]
+        theta, m, v = [s[0] for s in new], [s[1] for s in new], [s[2] for s in new]
     return OrderedDict(zip(keys, theta, strict=True))
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from ...engine import adam
 from ...engine.experts import unflatten
 from ...errors import PinnddError
 from ..base import register
@@ -148,11 +149,7 @@ class TrajectoryMatching(Distiller):
                 theta = theta - lr * g
             else:
                 count += 1
-                m = b1 * m + (1 - b1) * g
-                v = b2 * v + (1 - b2) * g * g
-                mhat = m / (1 - b1**count)
-                vhat = v / (1 - b2**count)
-                theta = theta - lr * mhat / (vhat.clamp_min(1e-30).sqrt() + eps)
+                theta, m, v = adam.step(theta, g, m, v, count, lr, (b1, b2), eps, tiny=1e-30)
         return (theta - target).square().sum() / (start - target).square().sum()
 
     def extra_metadata(self, ctx: DistillContext) -> dict[str, Any]:
