@@ -61,9 +61,25 @@ def loss_terms(
     skip: tuple[str, ...] = (),
     engine: str = "auto",
 ) -> dict[str, torch.Tensor]:
-    """Named scalar loss terms (unweighted by the lambdas): ``pde``, one per condition, ``data``.
+    """Named scalar loss terms (unweighted by the lambdas): ``pde``, one per condition, ``data``:
+    ``sum_i w_i r_i^2`` of each :func:`residual_terms` entry.
 
     ``skip`` names conditions left out (e.g. those a hard-constraint transform enforces).
+    """
+    return {name: (w * r.square()).sum(-1) for name, (r, w) in residual_terms(problem, model, points, skip, engine).items()}
+
+
+def residual_terms(
+    problem,
+    model: torch.nn.Module,
+    points: TensorPoints,
+    skip: tuple[str, ...] = (),
+    engine: str = "auto",
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-point residuals ``r`` and their weights ``w`` (divided by the point count) by term:
+    ``pde``, one per condition (``skip`` left out), ``data`` for a labelled set. The one place
+    the loss is evaluated: the trainer squares and sums them (:func:`loss_terms`), the
+    distillers' functional loss stacks ``sqrt(lambda w) r`` (:mod:`pinndd.methods.distill.context`).
     """
     box = problem.domain
     values: dict[int, torch.Tensor] = {}  # id(points) -> u, for value-only conditions
@@ -84,14 +100,13 @@ def loss_terms(
     need = set(problem.partials) | ({"u"} if points.targets is not None else set())
     d = evaluate(points.interior, tuple(sorted(need)))
     r = problem.residual(d, coords(points.interior, box), problem.params)
-    terms = {"pde": (points.interior_w * r.square()).sum(-1)}
+    terms = {"pde": (r, points.interior_w)}
     for name, (pts, w) in points.conditions.items():
         if name in skip:
             continue
-        rc = problem.condition(name).residual(evaluate, pts, problem.params)
-        terms[name] = (w * rc.square()).sum(-1)
+        terms[name] = (problem.condition(name).residual(evaluate, pts, problem.params), w)
     if points.targets is not None:
-        terms["data"] = (points.interior_w * (d["u"] - points.targets).square()).sum(-1)
+        terms["data"] = (d["u"] - points.targets, points.interior_w)
     return terms
 
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from ...conditions import coords
-from ...engine import derivatives
 from ...engine.experts import ExpertSet
-from ...engine.losses import TensorPoints
+from ...engine.losses import TensorPoints, residual_terms
 from ...errors import PinnddError
 from .synthetic import SyntheticSet
 
@@ -54,25 +52,20 @@ def layerwise_cosine_distance(a: dict[str, torch.Tensor], b: dict[str, torch.Ten
 
 
 class Functional(torch.nn.Module):
-    """Wraps the student so :func:`torch.func.functional_call` can substitute its parameters in
-    every call the loss makes (interior and each condition)."""
+    """The trainer's loss on the student, as a module :func:`torch.func.functional_call` can
+    substitute parameters into: built on :func:`pinndd.engine.losses.residual_terms` (the one
+    loss evaluation: shared value passes, conditions a hard-constraint model enforces skipped),
+    labels left out (label distillers add their own data term)."""
 
     def __init__(self, problem, model: torch.nn.Module, engine: str):
         super().__init__()
         self.problem, self.model, self.engine = problem, model, engine
 
     def forward(self, tp: TensorPoints, vector: bool) -> torch.Tensor:
-        problem, box = self.problem, self.problem.domain
-
-        def evaluate(pts, names):
-            return derivatives.partials(self.model, pts, names, box, engine=self.engine)
-
-        d = evaluate(tp.interior, problem.partials)
-        r = problem.residual(d, coords(tp.interior, box), problem.params)
-        parts = [tp.interior_w.sqrt() * r]
-        for name, (pts, w) in tp.conditions.items():
-            cond = problem.condition(name)
-            parts.append((cond.weight * w).sqrt() * cond.residual(evaluate, pts, problem.params))
+        problem = self.problem
+        skip = tuple(problem.hard_conditions) if getattr(self.model, "hard", False) else ()
+        terms = residual_terms(problem, self.model, replace(tp, targets=None), skip, self.engine)
+        parts = [(w if name == "pde" else problem.condition(name).weight * w).sqrt() * r for name, (r, w) in terms.items()]
         if vector:
             return torch.cat(parts)
         return sum(p.square().sum() for p in parts)
