@@ -16,8 +16,10 @@ Rows per PDE and seed:
 - the set: a student trained on it at the protocol length; its cost is the set's record (teacher,
   distillation) plus the student's training.
 
-Costs are in seconds and in dense trainings: the median wall time of this PDE's ``dense`` rows
-in the same run (same code, settings, machine and load). Writes ``rows.csv``/``rows.json`` and
+Costs are in seconds and in dense trainings: the median time of this PDE's ``dense`` rows in the
+same run (same code, settings and machine). Each part's wall time is also kept scaled by the share
+of a core the process had while doing it (``cpu_*`` columns, :func:`cpu_share`), which the table
+uses, so cells run under different load compare. Writes ``rows.csv``/``rows.json`` and
 ``table.md`` (mean ± std (median) over seeds, cost in dense trainings, ratios to the teacher and
 to dense).
 """
@@ -54,36 +56,48 @@ from pinndd.cost import PARTS, Cost  # noqa: E402
 log = logging.getLogger("fair_labelled")
 
 
-def _row(pde: str, seed: int, name: str, l2re: float, cost: Cost, **extra) -> dict:
+def _row(pde: str, seed: int, name: str, l2re: float, cost: Cost, cpu: Cost, **extra) -> dict:
     return {"pde": pde, "seed": seed, "row": name, "l2re": float(l2re), **{f"{p}_seconds": getattr(cost, p) for p in PARTS},
-            "total_seconds": cost.total, **extra}
+            "total_seconds": cost.total, **{f"cpu_{p}_seconds": getattr(cpu, p) for p in PARTS},
+            "cpu_total_seconds": cpu.total, **extra}
+
+
+def cpu_share(fn, *args, **kwargs):
+    """``fn(...)`` and the share of one core this process had meanwhile (CPU seconds / wall
+    seconds; 1 on an idle machine with one torch thread). Wall-time cost parts times this share
+    are what the work would take alone: the cost columns stay comparable across cells run under
+    different load (this sweep runs beside other jobs on two cores)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, min(1.0, (time.process_time() - c0) / max(time.perf_counter() - w0, 1e-9))
 
 
 def run_cell(cell: dict) -> list[dict]:
     """One pipeline step for one PDE and seed: the dense run, or the set with its teacher and student."""
     problem = equations.get(cell["pde"])
     seed, config = cell["seed"], TrainConfig(**cell["config"])
-    if cell["kind"] == "dense":
+    if cell["kind"] in ("dense", "dense_long"):
+        name, cfg = "dense", config
+        if cell["kind"] == "dense_long":  # one dense run as long as the k candidates of a best-of-k teacher
+            k, scale = cell["candidates"], cell["scale"]
+            name = f"dense (teacher length, {k} runs)"
+            cfg = replace(config, adam_steps=round(config.adam_steps * scale * k), lbfgs_steps=round(config.lbfgs_steps * scale * k))
         ps = methods.get("dense").make(problem, cell["dense"], seed=seed)
-        res = train(problem, ps, config)
-        return [_row(problem.name, seed, "dense", evaluate(problem, res.model)["l2re"],
-                     Cost.of(ps.metadata).with_training(res.wall_time), n_points=len(ps))]
-    if cell["kind"] == "dense_long":  # one dense run as long as the k candidates of a best-of-k teacher
-        k, scale = cell["candidates"], cell["scale"]
-        long = replace(config, adam_steps=round(config.adam_steps * scale * k), lbfgs_steps=round(config.lbfgs_steps * scale * k))
-        ps = methods.get("dense").make(problem, cell["dense"], seed=seed)
-        res = train(problem, ps, long)
-        return [_row(problem.name, seed, f"dense (teacher length, {k} runs)", evaluate(problem, res.model)["l2re"],
-                     Cost(training=res.wall_time), n_points=len(ps))]
-    ps = methods.get(cell["method"], **cell["settings"]).make(problem, cell["budget"], seed=seed)
-    res = train(problem, ps, config)
-    cost = Cost.of(ps.metadata)
+        res, share = cpu_share(train, problem, ps, cfg)
+        cost = Cost.of(ps.metadata).with_training(res.wall_time)
+        return [_row(problem.name, seed, name, evaluate(problem, res.model)["l2re"], cost, cost.scaled(share),
+                     n_points=len(ps))]
+    ps, make_share = cpu_share(methods.get(cell["method"], **cell["settings"]).make, problem, cell["budget"], seed=seed)
+    res, train_share = cpu_share(train, problem, ps, config)
+    made = Cost.of(ps.metadata)
+    cost, cpu = made.with_training(res.wall_time), made.scaled(make_share).with_training(res.wall_time * train_share)
     teacher = ps.labels.teacher
-    rows = [_row(problem.name, seed, cell["label"], evaluate(problem, res.model)["l2re"], cost.with_training(res.wall_time),
+    rows = [_row(problem.name, seed, cell["label"], evaluate(problem, res.model)["l2re"], cost, cpu,
                  n_points=len(ps), teacher_l2re=teacher.diagnostics.get("l2re", float("nan")))]
     k = int(teacher.settings.get("candidates", 1))
+    t = Cost(teacher=teacher.cost_seconds)
     rows.append(_row(problem.name, seed, "teacher" if k == 1 else f"teacher (best of {k})",
-                     teacher.diagnostics.get("l2re", float("nan")), Cost(teacher=teacher.cost_seconds),
+                     teacher.diagnostics.get("l2re", float("nan")), t, t.scaled(make_share),
                      n_points=int(teacher.settings.get("dense", 0)), adam_steps=teacher.settings["config"]["adam_steps"]))
     return rows
 
@@ -111,11 +125,12 @@ def _stat(v: list[float]) -> str:
 
 def table(rows: list[dict], header: list[str]) -> str:
     """The fair table: per PDE and row, L2RE mean ± std (median) over seeds, its total cost in dense
-    trainings (mean) split into parts, and the ratios of means to the teacher's and to dense."""
+    trainings (mean; CPU-share-corrected seconds where rows have them, :func:`cpu_share`) split
+    into parts, and the ratios of means to the teacher's and to dense."""
     lines = header + ["| PDE | row | seeds | L2RE mean ± std (median) | cost, dense trainings (teacher + distillation + "
                       "training) | / teacher | / dense |", "|---|---|---|---|---|---|---|"]
     for pde in dict.fromkeys(r["pde"] for r in rows):
-        mine = [r for r in rows if r["pde"] == pde]
+        mine = [{**r, **{k[4:]: v for k, v in r.items() if k.startswith("cpu_")}} for r in rows if r["pde"] == pde]
         dense = [r for r in mine if r["row"] == "dense"]
         unit = float(np.median([r["total_seconds"] for r in dense])) if dense else float("nan")
         mean = {name: float(np.mean([r["l2re"] for r in mine if r["row"] == name])) for name in {r["row"] for r in mine}}

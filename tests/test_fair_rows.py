@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pinndd import protocols
+from pinndd.cost import PARTS
 
 
 @pytest.fixture
@@ -38,6 +39,9 @@ def test_set_and_teacher_rows_are_charged_in_full(fair):
     parts = sum(set_row[f"{p}_seconds"] for p in ("warmup", "teacher", "distillation", "training"))
     assert set_row["total_seconds"] == pytest.approx(parts, rel=1e-12)
     assert set_row["teacher_l2re"] == teacher_row["l2re"]
+    for r in (set_row, teacher_row):  # the load-corrected columns: the same parts, each times a core share in (0, 1]
+        assert 0 < r["cpu_total_seconds"] <= r["total_seconds"] * (1 + 1e-12)
+        assert r["cpu_total_seconds"] == pytest.approx(sum(r[f"cpu_{p}_seconds"] for p in PARTS), rel=1e-12)
     again, _ = fair.run_cell(_cell("set", 2))  # its teacher now comes from the cache: charged in full all the same
     assert again["teacher_seconds"] == set_row["teacher_seconds"]
     other, _ = fair.run_cell(_cell("set", 3))
