@@ -63,7 +63,8 @@ from scipy.spatial import cKDTree
 
 from ...pointset import PointSet
 from ..base import register
-from .warmup import WarmupMethod, check_int, check_number, pps_sample, selection_rng
+from ..checks import check_int, check_number
+from .warmup import WarmupMethod, pps_sample, selection_rng
 
 
 def kmeans(features: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 20) -> tuple[np.ndarray, np.ndarray]:

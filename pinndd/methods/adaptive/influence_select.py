@@ -37,8 +37,9 @@ from ...errors import PinnddError
 from ...influence import HESSIANS, METHODS, candidate_influence, held_out_set
 from ...pointset import PointSet
 from ..base import register
+from ..checks import check_int, check_number
 from .rad import rad_indices
-from .warmup import WarmupMethod, check_int, check_number, derive_seed, selection_rng
+from .warmup import WarmupMethod, derive_seed, selection_rng
 
 #: Tag of the seed of the held-out condition points (the warm-up uses 1-3).
 _TAG_HELD_OUT = 4

@@ -46,8 +46,9 @@ from ...budget import DEFAULT_RULE, BudgetRule
 from ...errors import PinnddError
 from ...pointset import PointSet
 from ..base import condition_points, interior_points, register
+from ..checks import check_int, check_number
 from .rad import rad_probabilities
-from .warmup import TAG_POOL, WarmupMethod, check_int, check_number, default_pool_size, derive_seed
+from .warmup import TAG_POOL, WarmupMethod, default_pool_size, derive_seed
 
 
 def anytime_order(unit_points: np.ndarray, density: np.ndarray | None = None, n: int | None = None) -> np.ndarray:

@@ -59,7 +59,8 @@ from ...engine.training import TrainConfig, train
 from ...errors import PinnddError
 from ...pointset import PointSet
 from ..base import register
-from .warmup import Warmup, WarmupMethod, check_int, check_number, pps_sample, residual_abs, selection_rng
+from ..checks import check_int, check_number
+from .warmup import Warmup, WarmupMethod, pps_sample, residual_abs, selection_rng
 
 #: Added to the RAD probabilities (relative to their mean) so that ``c = 0`` never leaves fewer
 #: selectable candidates than the budget.

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...conditions import coords
 from ...cost import charge
-from ...engine import derivatives
+from ...engine.evaluation import residuals
 from ...engine.nn import PINN
 from ...engine.training import TrainConfig, train
 from ...errors import PinnddError
 from ...pointset import PointSet
 from ..base import Capabilities, PointSetMethod, condition_points, interior_points
+from ..checks import check_int
 
 #: Tags separating the seeds derived from one method seed.
 _TAG_NET, TAG_POOL, _TAG_SELECT = 1, 2, 3
@@ -62,20 +62,10 @@ def default_pool_size(budget: int) -> int:
 
 
 def residual_abs(problem, model: torch.nn.Module, points: np.ndarray, batch: int = 4096) -> np.ndarray:
-    """``|r(x_i)|`` of ``model`` for ``problem`` at ``points`` (shape ``(n, d)``), float64.
-
-    Computed in batches of ``batch`` points with ``create_graph=False``: nothing is kept for a
-    later backward pass.
-    """
-    p = next(iter(model.parameters()), None)
-    dtype, device = (p.dtype, p.device) if p is not None else (torch.float32, torch.device("cpu"))
-    out = []
-    for i in range(0, len(points), batch):
-        x = torch.as_tensor(points[i : i + batch], dtype=dtype, device=device)
-        d = derivatives.partials(model, x, problem.partials, problem.domain, create_graph=False)
-        r = problem.residual(d, coords(x, problem.domain), problem.params)
-        out.append(r.detach().abs().double().cpu().numpy())
-    res = np.concatenate(out) if out else np.zeros(0)
+    """``|r(x_i)|`` of ``model`` for ``problem`` at ``points`` (shape ``(n, d)``), float64
+    (:func:`pinndd.engine.evaluation.residuals`, batches of ``batch`` points, no graph kept); a
+    warm-up whose residual is not finite is refused."""
+    res = np.abs(residuals(problem, model, points, batch))
     if not np.all(np.isfinite(res)):
         raise PinnddError(
             f"the warm-up network's residual on {problem.name!r} is not finite at "
@@ -208,10 +198,10 @@ class WarmupMethod(PointSetMethod):
     pool_size: int = 0
 
     def __post_init__(self) -> None:
-        _check_int(self.name, "warmup_steps", self.warmup_steps, 0)
-        _check_int(self.name, "warmup_width", self.warmup_width, 1)
-        _check_int(self.name, "warmup_depth", self.warmup_depth, 1)
-        _check_int(self.name, "pool_size", self.pool_size, 0)
+        check_int(self.name, "warmup_steps", self.warmup_steps, 0)
+        check_int(self.name, "warmup_width", self.warmup_width, 1)
+        check_int(self.name, "warmup_depth", self.warmup_depth, 1)
+        check_int(self.name, "pool_size", self.pool_size, 0)
         if not isinstance(self.warmup_hard, bool):
             raise PinnddError(f"{self.name}: warmup_hard must be True or False; got {self.warmup_hard!r}")
         if not (np.isfinite(self.warmup_lr) and self.warmup_lr > 0):
@@ -221,31 +211,6 @@ class WarmupMethod(PointSetMethod):
         """The warm-up for this method's settings (see :func:`warmup`)."""
         return warmup(problem, counts, seed, steps=self.warmup_steps, width=self.warmup_width,
                       depth=self.warmup_depth, lr=self.warmup_lr, hard=self.warmup_hard, pool_size=self.pool_size)
-
-
-def _check_int(method: str, name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise PinnddError(f"{method}: {name} must be an integer >= {low}; got {value!r}")
-
-
-def check_number(method: str, name: str, value: Any, low: float, *, strict: bool = False, high: float | None = None) -> float:
-    """``value`` as a float, or a :class:`PinnddError` naming the method and setting when it is
-    not finite, below ``low`` (or equal, with ``strict``), or above ``high``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise PinnddError(f"{method}: {name} must be a number; got {value!r}") from None
-    bad = not np.isfinite(v) or v < low or (strict and v == low) or (high is not None and v > high)
-    if bad:
-        rng = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high is not None else "")
-        raise PinnddError(f"{method}: {name} must be finite and {rng}; got {value!r}")
-    return v
-
-
-def check_int(method: str, name: str, value: Any, low: int) -> int:
-    """``value`` as an int, or a :class:`PinnddError` when it is not an integer ``>= low``."""
-    _check_int(method, name, value, low)
-    return int(value)
 
 
 def inclusion_probabilities(scores: np.ndarray, n: int) -> np.ndarray:
