@@ -25,9 +25,6 @@ class CliError(Exception):
     """A bad command-line argument (exit status 2)."""
 
 
-# ---------------------------------------------------------------------------------------------
-# Options: flags over the config file over the defaults, then checked together
-# ---------------------------------------------------------------------------------------------
 def number_option(flag: str, value: Any) -> float:
     try:
         v = float(value)

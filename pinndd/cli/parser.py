@@ -29,9 +29,6 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     """Examples in epilogs keep their lines; defaults are written into each flag's help."""
 
 
-# ---------------------------------------------------------------------------------------------
-# The parser (no torch import here)
-# ---------------------------------------------------------------------------------------------
 def _problem_args(p: argparse.ArgumentParser, pde_default: str | None = DEFAULTS["pde"]) -> None:
     g = p.add_argument_group("problem")
     g.add_argument("--pde", default=None, metavar="NAME|FILE.py:ATTR|MODULE:ATTR",

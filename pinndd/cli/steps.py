@@ -9,9 +9,6 @@ from typing import Any
 from .options import Job, method_settings
 
 
-# ---------------------------------------------------------------------------------------------
-# Shared steps
-# ---------------------------------------------------------------------------------------------
 def set_costs(meta: dict[str, Any]) -> dict[str, float]:
     """What making a point set cost: ``make_seconds`` (wall time of ``make``), the teacher's
     training (``teacher_seconds``; charged in full also when it came from the teacher cache)

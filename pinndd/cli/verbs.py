@@ -10,9 +10,6 @@ from .options import Job, check_file, prepare
 from .steps import load_set, make_set, public_row, row_line, run_folder, set_costs, total_cost, train_and_measure
 
 
-# ---------------------------------------------------------------------------------------------
-# Verbs
-# ---------------------------------------------------------------------------------------------
 def run_verb(args: argparse.Namespace) -> int:
     """Dense Sobol training against one method's small set, each trained once; a run folder.
 

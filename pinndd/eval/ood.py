@@ -87,7 +87,6 @@ from .tables import GROUP_KEYS, error_curves, ood_id_ratio, ratio_to_dense, wors
 log = logging.getLogger(__name__)
 
 
-
 def held_out_points(problem: Problem, n: int = 4096, seed: int = 99_999) -> np.ndarray:
     """``n`` i.i.d. uniform interior points (for ``residual_mse``; no method trains on them)."""
     return problem.domain.from_unit(np.random.default_rng(seed).random((int(n), problem.domain.dim)))

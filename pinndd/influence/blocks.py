@@ -82,7 +82,7 @@ def held_out_set(problem, n_interior: int = 4096, n_condition: int = 256, seed: 
 
 
 def quantity_of(problem, model: PINN, quantity: Quantity, held_out: PointSet | None,
-              weights: Mapping[str, float]) -> tuple[str, torch.Tensor]:
+                weights: Mapping[str, float]) -> tuple[str, torch.Tensor]:
     if callable(quantity):
         return getattr(quantity, "__name__", "custom"), quantity(model)
     if quantity == "reference":

@@ -21,13 +21,12 @@ PROBE_N = 5
 CACHE_SIZE = 8
 
 
-
 def split_column(x: Mapping[str, torch.Tensor], coordinate: str) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     return {k: v for k, v in x.items() if k != coordinate}, x[coordinate]
 
 
 def per_value(call: Callable[[Callable[[torch.Tensor], torch.Tensor], float], torch.Tensor],
-               column: torch.Tensor) -> torch.Tensor:
+              column: torch.Tensor) -> torch.Tensor:
     """Evaluate ``call(take, value)`` once per distinct value of ``column`` and reassemble.
 
     ``take(t)`` restricts a tensor shaped like ``column`` to the entries with that value
