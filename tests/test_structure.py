@@ -33,7 +33,7 @@ ENGINE_MAY_IMPORT = ("pinndd.errors", "pinndd.cache", "pinndd.domain", "pinndd.c
                      "pinndd.problem", "pinndd.labels", "pinndd.pointset", "pinndd.budget", "pinndd.cost")
 
 #: Evaluators and reports: no method imports these.
-EVALUATORS = ("pinndd.eval", "pinndd.plotting", "pinndd.sweep", "pinndd.cli", "pinndd.manifest")
+EVALUATORS = ("pinndd.eval", "pinndd.plotting", "pinndd.sweep", "pinndd.rows", "pinndd.cli", "pinndd.manifest")
 
 
 def module_name(path: Path) -> str:
