@@ -240,7 +240,7 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.parser, "list_verb", interrupted)
+    monkeypatch.setattr(cli._parser, "list_verb", interrupted)
     assert main(["list"]) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted" in err

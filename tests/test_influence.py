@@ -30,8 +30,8 @@ from pinndd import Box, PinnddError, PointSet, Problem, TrainConfig, dirichlet, 
 from pinndd.engine.nn import PINN
 from pinndd.engine.training import make_model
 from pinndd.influence import candidate_influence, conjugate_gradient, held_out_set, jvp, point_influence
-from pinndd.influence.blocks import loss_blocks, quantity_of
-from pinndd.influence.linalg import flatten
+from pinndd.influence._blocks import loss_blocks, quantity_of
+from pinndd.influence._linalg import flatten
 
 BOX = Box(names=("x", "y"), lower=(0.0, 0.0), upper=(1.0, 1.0))
 

@@ -11,7 +11,7 @@ with status 2; Ctrl-C exits with 130. torch is imported only once a verb runs, s
 and argument errors are quick.
 """
 
-from .options import DEFAULTS, CliError, Job, method_settings, prepare, resolve_options
-from .parser import build_parser, main
+from ._options import DEFAULTS, CliError, Job, method_settings, prepare, resolve_options
+from ._parser import build_parser, main
 
 __all__ = ["DEFAULTS", "CliError", "Job", "build_parser", "main", "method_settings", "prepare", "resolve_options"]

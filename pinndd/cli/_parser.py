@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
-from .options import DEFAULTS, CliError
-from .reports import list_verb, ood_verb, plot_verb, show_verb
-from .verbs import distil_verb, eval_verb, run_verb, train_verb
+from ._options import DEFAULTS, CliError
+from ._reports import list_verb, ood_verb, plot_verb, show_verb
+from ._verbs import distil_verb, eval_verb, run_verb, train_verb
 
 PROTOCOLS_HELP = (
     "quick = MLP 3x32 tanh, 4000 Adam steps (lr 1e-3) + up to 1000 L-BFGS, dense set 4096 points; fits a 2-core CPU "

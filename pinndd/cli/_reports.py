@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .options import CliError, check_file, number_option, prepare
-from .steps import load_set, make_set, run_folder, set_costs, total_cost
-from .verbs import problem_spec
+from ._options import CliError, check_file, number_option, prepare
+from ._steps import load_set, make_set, run_folder, set_costs, total_cost
+from ._verbs import problem_spec
 
 
 def ood_verb(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .options import Job, method_settings
+from ._options import Job, method_settings
 
 
 def set_costs(meta: dict[str, Any]) -> dict[str, float]:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .options import Job, check_file, prepare
-from .steps import load_set, make_set, public_row, row_line, run_folder, set_costs, total_cost, train_and_measure
+from ._options import Job, check_file, prepare
+from ._steps import load_set, make_set, public_row, row_line, run_folder, set_costs, total_cost, train_and_measure
 
 
 def run_verb(args: argparse.Namespace) -> int:

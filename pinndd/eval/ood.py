@@ -43,7 +43,7 @@ mean error over seeds at shift :math:`\mu`:
                            {\operatorname{mean}_{\mu \in I} \bar e(\mu)}, \qquad
     \rho(\mu) = \frac{\bar e_{\text{method}}(\mu)}{\bar e_{\text{dense}}(\mu)} .
 
-Label sources live in :mod:`pinndd.eval.label_sources`, the summaries in :mod:`pinndd.eval.tables`
+Label sources live in :mod:`pinndd.eval._label_sources`, the summaries in :mod:`pinndd.eval._tables`
 (both re-exported here). This module never imports a particular method; it takes a point set.
 """
 
@@ -67,7 +67,7 @@ from ..errors import PinnddError
 from ..pointset import PointSet
 from ..problem import Problem
 from ..shifts import ShiftFamily, resolve_family, shift_values, shifts_conditions  # noqa: F401 (public here too)
-from .label_sources import (  # noqa: F401 (the label sources are part of this evaluator's API)
+from ._label_sources import (  # noqa: F401 (the label sources are part of this evaluator's API)
     DIAGNOSTIC_SOURCES,
     LABEL_ALIASES,
     LABEL_MODES,
@@ -82,7 +82,7 @@ from .label_sources import (  # noqa: F401 (the label sources are part of this e
     shifted_pointset,
     teacher_like,
 )
-from .tables import GROUP_KEYS, error_curves, ood_id_ratio, ratio_to_dense, worst_ratio_to_dense  # noqa: F401
+from ._tables import GROUP_KEYS, error_curves, ood_id_ratio, ratio_to_dense, worst_ratio_to_dense  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -62,9 +62,9 @@ candidate is added to the interior (the same algebra with :math:`m \to m + 1`); 
 Everything runs on a float64 copy of the model (``dtype``); the model passed in is untouched.
 """
 
-from .blocks import HESSIANS, METHODS, QUANTITIES, Quantity, held_out_set
-from .core import Influence, candidate_influence, point_influence, reference_grid_error
-from .linalg import conjugate_gradient, jvp
+from ._blocks import HESSIANS, METHODS, QUANTITIES, Quantity, held_out_set
+from ._core import Influence, candidate_influence, point_influence, reference_grid_error
+from ._linalg import conjugate_gradient, jvp
 
 __all__ = ["HESSIANS", "METHODS", "QUANTITIES", "Influence", "Quantity", "candidate_influence", "conjugate_gradient",
            "held_out_set", "jvp", "point_influence", "reference_grid_error"]

@@ -17,8 +17,8 @@ from ..engine.evaluation import predict
 from ..engine.nn import PINN
 from ..errors import PinnddError
 from ..pointset import PointSet
-from .blocks import HESSIANS, METHODS, Block, Quantity, float64_copy, loss_blocks, quantity_of
-from .linalg import conjugate_gradient, flatten, jvp, unflatten
+from ._blocks import HESSIANS, METHODS, Block, Quantity, float64_copy, loss_blocks, quantity_of
+from ._linalg import conjugate_gradient, flatten, jvp, unflatten
 
 log = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from ..engine.training import TrainConfig, check_labels, make_model, train
 from ..errors import PinnddError
 from ..pointset import PointSet
 from ..problem import Problem
-from .dde import import_deepxde, quiet_float
+from ._dde import import_deepxde, quiet_float
 from .deepxde_problems import problem_from_deepxde  # noqa: F401 (public here too)
 
 log = logging.getLogger(__name__)

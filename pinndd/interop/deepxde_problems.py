@@ -16,7 +16,7 @@ from ..conditions import canonical_partial, dirichlet, initial_value, neumann, p
 from ..domain import Box
 from ..errors import PinnddError
 from ..problem import Problem
-from .dde import import_deepxde
+from ._dde import import_deepxde
 
 _AXIS_NAMES = ("x", "y", "z")
 

@@ -30,8 +30,8 @@ network into a :class:`pinndd.methods.labelled.teacher.Teacher` for any shifted 
 labelled point set for shifted boundary conditions (:func:`pinndd.eval.ood.retrain_ood`).
 """
 
-from .problem import ParametricProblem, parametric_problem
-from .training import FixedParameter, ParametricResult, ParametricTeacher, evaluate_parametric, train_parametric
+from ._problem import ParametricProblem, parametric_problem
+from ._training import FixedParameter, ParametricResult, ParametricTeacher, evaluate_parametric, train_parametric
 
 __all__ = [
     "FixedParameter", "ParametricProblem", "ParametricResult", "ParametricTeacher", "evaluate_parametric",

@@ -14,7 +14,7 @@ from ..conditions import Condition
 from ..domain import Box
 from ..errors import PinnddError
 from ..problem import Problem
-from .columns import (
+from ._columns import (
     ConditionColumn,
     HardColumn,
     ReferenceColumn,

@@ -20,7 +20,7 @@ from ..methods.base import get as get_method
 from ..methods.labelled.teacher import Teacher
 from ..pointset import PointSet
 from ..problem import Problem
-from .problem import ParametricProblem, parametric_problem
+from ._problem import ParametricProblem, parametric_problem
 
 
 class FixedParameter(nn.Module):
