@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "PINNDD_TEACHER_CACHE"
 FORMAT = 1
 #: Modules (relative to the package) whose source is part of every key.
-TRAINING_MODULES = ("engine/training", "engine/config", "engine/compiled", "engine/losses", "engine/nn", "engine/forward",
-                    "engine/derivatives", "problem", "domain",
+TRAINING_MODULES = ("engine/training", "engine/config", "engine/adam", "engine/compiled", "engine/losses", "engine/nn",
+                    "engine/forward", "engine/derivatives", "problem", "conditions", "domain", "budget",
                     "methods/sampling/qmc", "methods/sampling/samplers", "methods/base")
 
 
