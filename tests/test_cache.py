@@ -110,3 +110,16 @@ def test_clear_caches_empties_every_cache(monkeypatch):
     assert len(teachers.TEACHERS) >= 1
     pinndd.clear_caches()
     assert all(len(c) == 0 for c in caches().values())
+
+
+def test_disk_cache_fingerprints_the_training_code():
+    """Every module the disk teacher cache hashes exists, and the ones a dense run's result
+    depends on (trainer, Adam, losses, derivatives, conditions, the dense set's sampler) are in."""
+    from pathlib import Path
+
+    from pinndd.methods.labelled import teacher_cache
+
+    root = Path(pinndd.__file__).resolve().parent
+    assert all((root / f"{m}.py").is_file() for m in teacher_cache.TRAINING_MODULES)
+    assert {"engine/training", "engine/adam", "engine/losses", "engine/derivatives", "conditions",
+            "methods/sampling/qmc"} <= set(teacher_cache.TRAINING_MODULES)
