@@ -53,8 +53,9 @@ The result is a labelled :class:`~pinndd.pointset.PointSet`: ``targets`` are the
 "teacher": ...}`` and ``labels_params`` (the teacher's parameters, so :func:`pinndd.train`
 refuses the set for shifted parameters), beside the distiller's ``outer_log`` and costs.
 
-Family ``"label_distiller"``: neither ``"labelled"`` (whose tests require labels equal to the
-teacher's predictions) nor ``"distiller"`` (whose tests run unlabelled experts-based settings).
+Capabilities (:class:`~pinndd.methods.base.Capabilities`): it needs a teacher, makes labelled
+sets, learns its labels (so they are not the teacher's predictions) and checkpoints its outer
+loop; its report family is ``"label_distiller"``.
 """
 
 from __future__ import annotations
