@@ -31,7 +31,8 @@ import torch
 from ..errors import PinnddError
 from . import adam
 from .losses import TensorPoints, loss_terms, total_loss
-from .nn import MLP, PINN, resolve_dtype
+from .nn import PINN, resolve_dtype
+from .training import TrainConfig, make_model
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,10 @@ FORMAT_VERSION = 1
 
 
 def make_student(problem, width: int, depth: int, activation: str, dtype: str, device: str, seed: int = 0) -> PINN:
-    """A soft-constraint PINN (``hard=False``) with Glorot-normal weights seeded by ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = MLP(problem.domain, width, depth, activation, dtype, "cpu")
-    return PINN(net.to(device), problem, hard=False)
+    """A soft-constraint PINN (``hard=False``) with Glorot-normal weights seeded by ``seed``: the
+    trainer's :func:`~pinndd.engine.training.make_model` for these settings."""
+    return make_model(problem, TrainConfig(width=width, depth=depth, activation=activation, dtype=dtype, device=device,
+                                           seed=seed, hard=False))
 
 
 def param_layout(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...]]]:
