@@ -93,21 +93,22 @@ class TeacherRecord:
         return cls(str(d["source"]), str(d["problem"]), d["params"], float(d.get("cost_seconds", 0.0)),
                    dict(d.get("settings", {})), dict(d.get("diagnostics", {})))
 
-    def rebuild(self, problem):
-        """The teacher this record describes, for ``problem`` (the same problem; its parameters
-        are set to the record's). Dense-PINN teachers are retrained with the recorded settings
-        (bitwise the same on the CPU; from pinndd's caches when they hold it)."""
+    def rebuild(self, problem, params: Mapping[str, float] | None = None):
+        """The teacher this record describes, for ``problem`` (the same problem) at ``params``
+        (default the record's own; give a shifted problem's to make a teacher *of the same kind*
+        for it). Dense-PINN teachers are retrained with the recorded settings (bitwise the same on
+        the CPU at the record's parameters; from pinndd's caches when they hold it)."""
         from . import teacher as teachers
         from .training import TrainConfig
 
         if problem.name != self.problem:
             raise PinnddError(f"this teacher was made for problem {self.problem!r}, not {problem.name!r}")
-        shifted = problem.with_params(**self.params)
+        shifted = problem.with_params(**(self.params if params is None else _params(params, "params")))
         if self.source == "reference":
             return teachers.reference_teacher(shifted)
         if self.source != "dense-pinn":
-            raise PinnddError(f"a {self.source!r} teacher cannot be rebuilt from its record (pinndd rebuilds "
-                              f"{REBUILDABLE}); keep the model itself")
+            raise PinnddError(f"cannot rebuild a {self.source!r} teacher from its record (pinndd rebuilds "
+                              f"{REBUILDABLE}); keep the model itself, or pass a teacher factory")
         s = self.settings
         try:
             return teachers.train_teacher(shifted, int(s["dense"]), TrainConfig(**s["config"]), int(s["seed"]),
