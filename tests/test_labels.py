@@ -44,6 +44,9 @@ def test_the_record_survives_a_file_and_rebuilds_the_teacher(heat, labelled, tmp
     rebuilt = teachers.rebuild(back.labels.teacher, heat.with_params(TL=0.5))  # the record's parameters win
     assert dict(rebuilt.params) == dict(heat.params)
     np.testing.assert_array_equal(rebuilt.predict(back.interior), back.targets)  # bitwise: same settings, CPU
+    shifted = {**heat.params, "TL": 0.5}  # a teacher of the same kind for a shifted problem (per-shift relabelling)
+    other = teachers.rebuild(back.labels.teacher, heat, shifted)
+    assert dict(other.params) == shifted and other.info["config"] == back.labels.teacher.settings["config"]
 
 
 def test_version_1_files_get_their_record_from_the_metadata(heat, labelled, tmp_path):
@@ -85,7 +88,7 @@ def test_bad_records_are_refused(heat):
         LabelRecord(dict(heat.params), "teacher")
     with pytest.raises(PinnddError, match="label kind"):
         LabelRecord(dict(heat.params), "guessed")
-    with pytest.raises(PinnddError, match="cannot be rebuilt"):
+    with pytest.raises(PinnddError, match="cannot rebuild"):
         teachers.rebuild(TeacherRecord("model", "heat", dict(heat.params)), heat)
     with pytest.raises(PinnddError, match="problem 'heat'"):
         teachers.rebuild(TeacherRecord("reference", "heat", dict(heat.params)), equations.get("burgers"))

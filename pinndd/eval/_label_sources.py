@@ -12,7 +12,7 @@ import numpy as np
 
 from ..engine.training import TrainConfig
 from ..errors import PinnddError
-from ..methods.labelled.teacher import Teacher, label, labels_teacher, reference_teacher, train_teacher
+from ..methods.labelled.teacher import Teacher, label, labels_teacher, rebuild, reference_teacher, train_teacher
 from ..pointset import PointSet
 from ..problem import Problem
 
@@ -38,7 +38,10 @@ def teacher_like(problem: Problem, pointset: PointSet) -> Teacher:
     a parametric network) cannot be rebuilt from metadata: pass a teacher factory instead.
     Labels a label distiller learned are replaced by its teacher's at the shifted parameters.
     """
-    info = labels_teacher(pointset.metadata)  # a label distiller's learned adjustments are dropped
+    record = pointset.label_record
+    if record is not None and record.teacher is not None:  # the typed record (learned adjustments are dropped)
+        return rebuild(record.teacher, problem, problem.params)
+    info = labels_teacher(pointset.metadata)  # a set without a record: its metadata, as older files have it
     source = info.get("source")
     if source == "dense-pinn":
         try:
@@ -138,8 +141,9 @@ def shifted_labels(pointset: PointSet, shifted: Problem, labels: str | LabelSour
     source = label_source(labels)
     if not pointset.labelled:
         return pointset, "none", None
-    made_for = pointset.metadata.get("labels_params")
-    if keep_valid_labels and made_for is not None and dict(made_for) == dict(shifted.params):
+    record = pointset.label_record
+    made_for = record.params if record is not None else None
+    if keep_valid_labels and made_for is not None and made_for == {k: float(v) for k, v in shifted.params.items()}:
         return pointset, "kept", None
     if source.kind == "none":
         return pointset.without_labels(), "dropped", None

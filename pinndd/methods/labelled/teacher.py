@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -205,18 +205,19 @@ def label(pointset: PointSet, teacher: Teacher, target_weight: float = DEFAULT_L
                     record)
 
 
-def rebuild(record: TeacherRecord, problem) -> Teacher:
-    """The teacher ``record`` describes, for ``problem`` (the same problem; its parameters are set
-    to the record's). Dense-PINN teachers are retrained with the recorded settings (bitwise the
-    same on the CPU; from pinndd's caches when they hold it)."""
+def rebuild(record: TeacherRecord, problem, params: Mapping[str, float] | None = None) -> Teacher:
+    """The teacher ``record`` describes, for ``problem`` (the same problem) at ``params`` (default
+    the record's own; give a shifted problem's to make a teacher *of the same kind* for it).
+    Dense-PINN teachers are retrained with the recorded settings (bitwise the same on the CPU at
+    the record's parameters; from pinndd's caches when they hold it)."""
     if problem.name != record.problem:
         raise PinnddError(f"this teacher was made for problem {record.problem!r}, not {problem.name!r}")
-    shifted = problem.with_params(**record.params)
+    shifted = problem.with_params(**(record.params if params is None else {k: float(v) for k, v in params.items()}))
     if record.source == "reference":
         return reference_teacher(shifted)
     if record.source != "dense-pinn":
-        raise PinnddError(f"a {record.source!r} teacher cannot be rebuilt from its record (pinndd rebuilds "
-                          f"{REBUILDABLE}); keep the model itself")
+        raise PinnddError(f"cannot rebuild a {record.source!r} teacher from its record (pinndd rebuilds "
+                          f"{REBUILDABLE}); keep the model itself, or pass a teacher factory")
     s = record.settings
     try:
         return train_teacher(shifted, int(s["dense"]), TrainConfig(**s["config"]), int(s["seed"]), str(s["method"]),
