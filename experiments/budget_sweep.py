@@ -149,7 +149,7 @@ def report(rows, out: Path, proto, args, budgets) -> None:
         unit = np.median([r["total_seconds"] for r in rows if r["pde"] == pde and r["method"] == "dense"
                           and "total_seconds" in r] or [np.nan])
 
-        def cost(method, b):  # mean total cost (set, teachers, warm-up, training) in dense trainings
+        def cost(method, b, pde=pde, unit=unit):  # mean total cost (set, teachers, warm-up, training) in dense trainings
             tot = [r["total_seconds"] for r in rows if (r["pde"], r["method"], r["budget"]) == (pde, method, b)
                    and "total_seconds" in r]
             return f"; cost {np.mean(tot) / unit:.2f}" if tot and np.isfinite(unit) else ""

@@ -81,7 +81,8 @@ def run_cell(cell: dict) -> list[dict]:
         if cell["kind"] == "dense_long":  # one dense run as long as the k candidates of a best-of-k teacher
             k, scale = cell["candidates"], cell["scale"]
             name = f"dense (teacher length, {k} runs)"
-            cfg = replace(config, adam_steps=round(config.adam_steps * scale * k), lbfgs_steps=round(config.lbfgs_steps * scale * k))
+            cfg = replace(config, adam_steps=round(config.adam_steps * scale * k),
+                          lbfgs_steps=round(config.lbfgs_steps * scale * k))
         ps = methods.get("dense").make(problem, cell["dense"], seed=seed)
         res, share = cpu_share(train, problem, ps, cfg)
         cost = Cost.of(ps.metadata).with_training(res.wall_time)

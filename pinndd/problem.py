@@ -71,7 +71,13 @@ class Problem:
     conditions:
         Named boundary/initial conditions.
     params:
-        Parameter values (the nominal ones on a freshly built problem).
+        Parameter values (the nominal ones on a freshly built problem). The contract: the
+        residual, condition values and hard transform take each parameter ``p[name]`` as a float
+        *or* as a torch tensor of one value per point, with the same result (write them with
+        torch operations: ``torch.sin(p["a"])``, not ``math.sin``; no Python ``if`` on a
+        parameter). A parametric problem is then a column substitution
+        (:mod:`pinndd.parametric`); :func:`pinndd.engine.checks.check_problem` checks it before
+        training. References take floats.
     reference_fn:
         ``reference_fn(points, params) -> values``, the solution for any parameter values, or
         ``None`` where none is known.

@@ -6,6 +6,7 @@ these cases."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -108,6 +109,9 @@ CASES = [
      lambda h, s, t: pinndd.train(h.with_params(TR=1.1), PointSet(s.interior, None, s.conditions, np.zeros(len(s.interior)),
                                                                    1.0, s.metadata, LabelRecord(dict(h.params), "user")), TINY),
      "made for parameters"),
+    ("a residual that needs a float parameter (math.sqrt)",
+     lambda h, s, t: _train_user(lambda d, x, p: d["u_t"] - math.sqrt(p["kappa"]) ** 2 * d["u_xx"]),
+     "fails with parameters given as tensors"),
     ("labels without a record at shifted parameters",
      lambda h, s, t: pinndd.train(h.with_params(TR=1.1), PointSet(s.interior, None, s.conditions, np.zeros(len(s.interior))),
                                   TINY),

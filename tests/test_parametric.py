@@ -4,6 +4,9 @@ the extended faces, and a tiny parametric PINN trains and relabels point sets.""
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -42,18 +45,10 @@ def _evaluator(model, box):
     return lambda pts, names: derivatives.partials(model, pts, names, box, engine="autograd")
 
 
-@pytest.mark.parametrize("broadcast", [None, False], ids=["probed", "per-value"])
 @pytest.mark.parametrize("name, param", FAMILIES, ids=[f"{n}-{p}" for n, p in FAMILIES])
-def test_parametric_residual_and_conditions_match_the_shifted_problem(name, param, broadcast):
+def test_parametric_residual_and_conditions_match_the_shifted_problem(name, param):
     problem = equations.get(name)
-    pp = parametric_problem(problem, param, broadcast=broadcast)
-    if broadcast is None:
-        # every registered residual and hard transform is written with torch ops on the parameters,
-        # so the column broadcasts; a per-value residual would be very slow on interior points
-        assert "residual" not in pp.fallbacks and "hard_transform" not in pp.fallbacks, (
-            f"{name}: residual/hard transform do not broadcast over a tensor {param!r}; write them with torch ops")
-    else:
-        assert set(pp.fallbacks) == {"residual", "hard_transform", *problem.condition_names}
+    pp = parametric_problem(problem, param)  # a column substitution: every registered problem broadcasts
     assert pp.domain.names == problem.domain.names + ("p",)
     assert pp.value_range == problem.shift(param).in_range
     assert param not in pp.params and all(pp.params[k] == v for k, v in problem.params.items() if k != param)
@@ -119,32 +114,39 @@ def test_parametric_reference_and_condition_points(name):
         assert pts[:, -1].min() < lo + 0.25 * (hi - lo) and pts[:, -1].max() > hi - 0.25 * (hi - lo)
 
 
-def test_per_value_fallback_and_its_cache():
-    # a boundary value written with torch.full_like(x, p[...]) needs a float parameter: the
-    # parametric problem detects it and evaluates those targets per parameter value
+def _heat_with(left_value=None, residual=None):
     import dataclasses
 
     from pinndd import dirichlet
 
     base = equations.get("heat")
-    face = base.condition("left").face
-    left = dirichlet("left", face, lambda x, p: torch.full_like(x["x"], float(p["TL"])))
-    heat = dataclasses.replace(base, conditions=(left,) + tuple(c for c in base.conditions if c.name != "left"))
-    pp = parametric_problem(heat, "TL")
-    assert "left" in pp.fallbacks and "residual" not in pp.fallbacks
-    left = pp.condition("left")
-    a = torch.tensor([[0.0, 0.1, -0.2], [0.0, 0.5, 0.1], [0.0, 0.7, -0.2]], dtype=torch.float64)
-    np.testing.assert_allclose(left.target(a, pp.params).numpy(), [-0.2, 0.1, -0.2])
-    b = a.clone()
-    b[:, 2] = torch.tensor([0.05, 0.15, 0.0])
-    np.testing.assert_allclose(left.target(b, pp.params).numpy(), [0.05, 0.15, 0.0])  # not the cached values of a
-    np.testing.assert_allclose(left.target(a, pp.params).numpy(), [-0.2, 0.1, -0.2])
-    ens = a.expand(2, 3, 3)  # ensemble-shaped points (K, m, d)
-    assert left.target(ens, pp.params).shape == (2, 3)
-    g = b.clone().requires_grad_(True)  # points that need gradients (distillers): no caching, gradients flow
-    out = pp.condition("initial").target(g, pp.params)
-    out.sum().backward()
-    assert g.grad is not None
+    conds = base.conditions
+    if left_value is not None:
+        conds = (dirichlet("left", base.condition("left").face, left_value),) + tuple(
+            c for c in base.conditions if c.name != "left")
+    return dataclasses.replace(base, conditions=conds, residual=residual or base.residual)
+
+
+@pytest.mark.parametrize("what, problem", [
+    ("condition 'left'", lambda: _heat_with(left_value=lambda x, p: torch.full_like(x["x"], float(p["TL"])))),
+    ("condition 'left'", lambda: _heat_with(left_value=lambda x, p: 0 * x["x"] + torch.as_tensor(p["TL"]).mean())),
+    ("the residual", lambda: _heat_with(residual=lambda d, x, p: d["u_t"] - math.sqrt(p["alpha"]) ** 2 * d["u_xx"])),
+], ids=["float()", "silently averaged", "math.sqrt"])
+def test_functions_that_do_not_broadcast_over_parameters_are_refused(what, problem):
+    """The problem contract: parameters may arrive as tensors of one value per point. A function
+    written with Python floats, or one that broadcasts to the wrong values, is refused before
+    training and before a parametric problem is made, with one line naming it."""
+    from pinndd.engine.checks import check_problem
+
+    p = problem()
+    with pytest.raises(PinnddError, match=re.escape(what)) as info:
+        check_problem(p)
+    assert "\n" not in str(info.value) and "torch operations" in str(info.value)
+    with pytest.raises(PinnddError, match=re.escape(what)):
+        parametric_problem(p, "TL")
+    with pytest.raises(PinnddError, match=re.escape(what)):
+        pinndd.train(p, pinndd.methods.get("sobol").make(p, 8), pinndd.TrainConfig(width=4, depth=1, adam_steps=1,
+                                                                                    lbfgs_steps=0, progress=False))
 
 
 def test_bad_input_raises():

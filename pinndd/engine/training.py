@@ -15,18 +15,18 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..conditions import coords
 from ..cost import Cost
 from ..errors import PinnddError, TrainingDiverged
 from ..labels import check_for
 from ..pointset import PointSet
-from . import adam, derivatives
+from . import adam
+from .checks import check_problem  # noqa: F401 (public here too)
 from .compiled import COMPILE_LOG, adam_step, loss_step  # noqa: F401 (COMPILE_LOG: public here)
 from .config import TrainConfig, TrainResult, check_device  # noqa: F401 (public here too)
 from .evaluation import evaluate
@@ -42,62 +42,6 @@ def make_model(problem, config: TrainConfig) -> PINN:
         torch.manual_seed(config.seed)
         net = MLP(problem.domain, config.width, config.depth, config.activation, config.dtype, "cpu")
     return PINN(net.to(config.device), problem, hard=config.hard)
-
-
-class _DeclaredPartials(Mapping):
-    """The partials a residual receives, raising a clear error for one it did not declare."""
-
-    def __init__(self, values: Mapping[str, torch.Tensor], problem):
-        self._values, self._problem = values, problem
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        try:
-            return self._values[key]
-        except KeyError:
-            raise PinnddError(
-                f"the residual of {self._problem.name!r} reads the partial {key!r}, which the problem does not "
-                f"declare; add it to Problem(partials=...) (declared: {list(self._problem.partials)})") from None
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
-def check_problem(problem, pointset: PointSet | None = None) -> None:
-    """Evaluate ``problem``'s residual and condition values once on a few points with a tiny
-    float64 network and raise :class:`PinnddError` for what would otherwise fail (or train
-    silently) deep inside a training step: a residual that reads an undeclared partial, returns
-    another shape than ``(n,)`` (e.g. ``(n, 1)`` or a scalar mean) or NaN everywhere, and a
-    condition value that is not a finite torch tensor of one value per point."""
-
-    box = problem.domain
-    n = 5
-    if pointset is not None and pointset.dim == box.dim:
-        interior = pointset.interior[:n]
-    else:
-        interior = box.from_unit(np.linspace(0.1, 0.9, n)[:, None] * np.ones(box.dim))
-    pts = torch.as_tensor(interior, dtype=torch.float64)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = MLP(box, 4, 1, "tanh", "float64")
-    d = derivatives.partials(net, pts, problem.partials, box, engine="autograd")
-    try:
-        r = problem.residual(_DeclaredPartials(d, problem), coords(pts, box), problem.params)
-    except PinnddError:
-        raise
-    except Exception as e:  # a user's residual: say where it failed
-        raise PinnddError(f"the residual of {problem.name!r} raised {type(e).__name__}: {e}") from e
-    if not isinstance(r, torch.Tensor):
-        raise PinnddError(f"the residual of {problem.name!r} must return a torch tensor; got {type(r).__name__}")
-    if tuple(r.shape) != (len(pts),):
-        raise PinnddError(
-            f"the residual of {problem.name!r} must return one value per point, shape ({len(pts)},); got "
-            f"{tuple(r.shape)} (return the pointwise residual, not its mean; squeeze a trailing axis)")
-    for cond in problem.conditions:
-        face_pts = torch.as_tensor(cond.face.from_unit(np.full((3, box.dim - 1), 0.5)), dtype=torch.float64)
-        cond.check_target(face_pts, problem.params)
 
 
 def show_progress(flag: bool | None) -> bool:

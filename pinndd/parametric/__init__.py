@@ -13,14 +13,13 @@ declared partial names are unchanged), each condition on the extended face
 It is an ordinary :class:`pinndd.Problem`, so every registered method, the trainer and the
 evaluator work on it unchanged.
 
-Residual and condition functions are written with torch operations on ``p[name]``; passing the
-tensor column :math:`p` (shape ``(n,)``) in place of the float broadcasts. Functions that need a
-Python float (``torch.full_like(x, p[name])``, ``float(p[name])``, ``math.*``) are detected when
-the parametric problem is built (a probe compares the broadcast call with one call per
-parameter value) and then evaluated once per distinct parameter value instead: correct, but
-slower where the points carry many distinct values. :attr:`ParametricProblem.fallbacks`
-names them. Condition targets on the slow path are cached for the training points (they do
-not depend on the network).
+Parametric problems hold by construction: the problem contract asks every function (residual,
+condition values, hard-constraint transform) to accept each parameter as a float or as a
+tensor of one value per point, with the same result, and
+:func:`pinndd.engine.checks.check_problem` verifies it on every problem before it is trained
+or made parametric. The substitution passes the column :math:`p` in place of the float, with
+no probing and no per-value path; a function written with Python floats (``math.sin``,
+``float(p[name])``, an ``if`` on a parameter) is refused with a one-line error saying so.
 
 A network trained on :math:`\tilde\Omega` is evaluated at a value :math:`\mu` by fixing its
 last input to :math:`\mu` (:class:`FixedParameter`); outside :math:`[\mu_0, \mu_1]` this

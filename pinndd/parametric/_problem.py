@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..conditions import Condition
 from ..domain import Box
+from ..engine.checks import check_problem
 from ..errors import PinnddError
 from ..problem import Problem
-from ._columns import (
-    ConditionColumn,
-    HardColumn,
-    ReferenceColumn,
-    ResidualColumn,
-    check_hard_broadcast,
-    check_residual_broadcast,
-    check_value_broadcast,
-)
+from ._columns import ConditionColumn, HardColumn, ReferenceColumn, ResidualColumn
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +24,12 @@ class ParametricProblem(Problem):
     """A :class:`pinndd.Problem` on ``domain x [value_range]`` made by :func:`parametric_problem`.
 
     Extra attributes: ``base`` (the original problem), ``param`` (the parameter turned into a
-    coordinate), ``coordinate`` (its name, the last coordinate of :attr:`domain`) and
-    ``fallbacks`` (functions evaluated per parameter value because they do not broadcast).
+    coordinate) and ``coordinate`` (its name, the last coordinate of :attr:`domain`).
     """
 
     base: Problem | None = None
     param: str = ""
     coordinate: str = "p"
-    fallbacks: tuple[str, ...] = ()
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -68,7 +58,6 @@ def parametric_problem(
     coordinate: str = "p",
     eval_values: Sequence[float] | int = 3,
     max_reference_values: int = 4096,
-    broadcast: bool | None = None,
 ) -> ParametricProblem:
     r"""``problem`` with parameter ``param`` turned into an extra coordinate (module docstring).
 
@@ -89,10 +78,11 @@ def parametric_problem(
     max_reference_values:
         Refuse reference requests with more distinct parameter values than this (numerical
         references cost one solve per value).
-    broadcast:
-        ``None`` (default): probe each function and pass the tensor column where it
-        broadcasts, else evaluate per value; ``False``: evaluate every function per value
-        (slow; for checks); ``True``: pass the column without probing.
+
+    The problem's functions take ``param`` as the coordinate column itself: the problem
+    contract asks every function to accept a parameter as a tensor of one value per point
+    (:func:`pinndd.engine.checks.check_broadcast`, checked here first), so the substitution
+    needs no probing and has no per-value path.
 
     Returns
     -------
@@ -120,35 +110,13 @@ def parametric_problem(
         free = [c for c in "pqmkrsw" if c not in problem.domain.names]
         raise PinnddError(f"coordinate {coordinate!r} clashes with the coordinates {problem.domain.names} of "
                           f"{problem.name!r}; pick another letter, e.g. coordinate={free[0]!r}")
+    check_problem(problem)  # the broadcast contract: parameters may be columns
     base_box = problem.domain
     box = Box(base_box.names + (coordinate,), base_box.lower + (lo,), base_box.upper + (hi,))
-    fallbacks: list[str] = []
-
-    def probe(check: Callable[..., bool], *args: Any) -> bool:
-        return check(*args) if broadcast is None else bool(broadcast)
-
-    ok = probe(check_residual_broadcast, problem, box, param, coordinate)
-    if not ok:
-        fallbacks.append("residual")
-    residual = ResidualColumn(problem.residual, param, coordinate, ok)
-
-    conditions = []
-    for c in problem.conditions:
-        face = box.face(c.face.coordinate, c.face.side)
-        ok = probe(check_value_broadcast, c.value, face, problem, param, coordinate)
-        if not ok:
-            fallbacks.append(c.name)
-        conditions.append(Condition(c.name, face, c.kind, ConditionColumn(c.value, param, coordinate, ok), c.weight))
-
-    hard = None
-    if problem.hard_transform is not None:
-        ok = probe(check_hard_broadcast, problem.hard_transform, box, problem, param, coordinate)
-        if not ok:
-            fallbacks.append("hard_transform")
-        hard = HardColumn(problem.hard_transform, param, coordinate, ok)
-    if fallbacks:
-        log.info("parametric %s[%s]: %s evaluated per parameter value (no broadcasting over a tensor parameter)",
-                 problem.name, param, ", ".join(fallbacks))
+    residual = ResidualColumn(problem.residual, param, coordinate)
+    conditions = tuple(Condition(c.name, box.face(c.face.coordinate, c.face.side), c.kind,
+                                 ConditionColumn(c.value, param, coordinate), c.weight) for c in problem.conditions)
+    hard = None if problem.hard_transform is None else HardColumn(problem.hard_transform, param, coordinate)
 
     if isinstance(eval_values, int):
         if eval_values < 1:
@@ -167,7 +135,7 @@ def parametric_problem(
         domain=box,
         partials=problem.partials,
         residual=residual,
-        conditions=tuple(conditions),
+        conditions=conditions,
         params=params,
         reference_fn=ReferenceColumn(problem.reference_fn, param, max_reference_values) if problem.reference_fn else None,
         shifts=tuple(s for s in problem.shifts if s.param != param),
@@ -179,7 +147,6 @@ def parametric_problem(
         base=problem,
         param=param,
         coordinate=coordinate,
-        fallbacks=tuple(fallbacks),
     )
 
 
