@@ -16,37 +16,20 @@ def split_column(x: Mapping[str, torch.Tensor], coordinate: str) -> tuple[dict[s
     return {k: v for k, v in x.items() if k != coordinate}, x[coordinate]
 
 
-class ResidualColumn:
-    """``R(d, x, p) = R_base(d, x without p, {**p, param: x[p]})``."""
+class Column:
+    """A problem function with the parameter ``param`` read from the coordinate column
+    ``coordinate``: the coordinates argument (position ``at``: 1 for ``residual(d, x, p)``, 0
+    for condition values ``g(x, p)`` and ``hard(x, out, p)``) loses the column, and the
+    parameters (always the last argument) get it as ``p[param]``."""
 
-    def __init__(self, base: Callable, param: str, coordinate: str):
-        self.base, self.param, self.coordinate = base, param, coordinate
+    def __init__(self, base: Callable, param: str, coordinate: str, at: int):
+        self.base, self.param, self.coordinate, self.at = base, param, coordinate, at
 
-    def __call__(self, d, x, p):
-        xo, col = split_column(x, self.coordinate)
-        return self.base(d, xo, {**p, self.param: col})
-
-
-class ConditionColumn:
-    """``g(x, p) = g_base(x without p, {**p, param: x[p]})``."""
-
-    def __init__(self, base: Callable, param: str, coordinate: str):
-        self.base, self.param, self.coordinate = base, param, coordinate
-
-    def __call__(self, x, p):
-        xo, col = split_column(x, self.coordinate)
-        return self.base(xo, {**p, self.param: col})
-
-
-class HardColumn:
-    """``hard(x, out, p)`` of the base problem with the parameter column substituted."""
-
-    def __init__(self, base: Callable, param: str, coordinate: str):
-        self.base, self.param, self.coordinate = base, param, coordinate
-
-    def __call__(self, x, out, p):
-        xo, col = split_column(x, self.coordinate)
-        return self.base(xo, out, {**p, self.param: col})
+    def __call__(self, *args):
+        args = list(args)
+        args[self.at], col = split_column(args[self.at], self.coordinate)
+        args[-1] = {**args[-1], self.param: col}
+        return self.base(*args)
 
 
 class ReferenceColumn:

@@ -14,7 +14,7 @@ from ..domain import Box
 from ..engine.checks import check_problem
 from ..errors import PinnddError
 from ..problem import Problem
-from ._columns import ConditionColumn, HardColumn, ReferenceColumn, ResidualColumn
+from ._columns import Column, ReferenceColumn
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,10 @@ def parametric_problem(
     check_problem(problem)  # the broadcast contract: parameters may be columns
     base_box = problem.domain
     box = Box(base_box.names + (coordinate,), base_box.lower + (lo,), base_box.upper + (hi,))
-    residual = ResidualColumn(problem.residual, param, coordinate)
+    residual = Column(problem.residual, param, coordinate, at=1)
     conditions = tuple(Condition(c.name, box.face(c.face.coordinate, c.face.side), c.kind,
-                                 ConditionColumn(c.value, param, coordinate), c.weight) for c in problem.conditions)
-    hard = None if problem.hard_transform is None else HardColumn(problem.hard_transform, param, coordinate)
+                                 Column(c.value, param, coordinate, at=0), c.weight) for c in problem.conditions)
+    hard = None if problem.hard_transform is None else Column(problem.hard_transform, param, coordinate, at=0)
 
     if isinstance(eval_values, int):
         if eval_values < 1:
