@@ -6,25 +6,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cost import Cost
 from ._options import Job, method_settings
 
 
 def set_costs(meta: dict[str, Any]) -> dict[str, float]:
-    """What making a point set cost: ``make_seconds`` (wall time of ``make``), the teacher's
-    training (``teacher_seconds``; charged in full also when it came from the teacher cache)
-    and warm-ups (``warmup_seconds``)."""
-    out = {"make_seconds": float(meta.get("cost_seconds", 0.0))}
-    for key in ("teacher_seconds", "warmup_seconds"):
-        if meta.get(key):
-            out[key] = float(meta[key])
+    """What making a point set cost, from its typed record (:mod:`pinndd.cost`):
+    ``make_seconds`` (everything: teachers and warm-ups charged in full, also from a cache, plus
+    distillation), and the teacher and warm-up parts where there are any."""
+    cost = Cost.of(meta)
+    out = {"make_seconds": cost.making}
+    if cost.teacher:
+        out["teacher_seconds"] = cost.teacher
+    if cost.warmup:
+        out["warmup_seconds"] = cost.warmup
     return out
 
 
 def total_cost(costs: dict[str, float]) -> float:
-    """Seconds a trained model cost in all: making its set (wall time, or the teacher's full
-    training cost where that is larger, e.g. a teacher loaded from the cache) plus training.
-    Warm-ups and teachers run inside ``make``, so they are not added again."""
-    return costs.get("train_seconds", 0.0) + max(costs.get("make_seconds", 0.0), costs.get("teacher_seconds", 0.0))
+    """Seconds a trained model cost in all: making its set (its parts included) plus training."""
+    return costs.get("train_seconds", 0.0) + costs.get("make_seconds", 0.0)
 
 
 def _cost_text(costs: dict[str, float]) -> str:
