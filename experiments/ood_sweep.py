@@ -140,15 +140,30 @@ def evaluation_values(problem, fam, made: list[list[float]], n_in: int, n_out: i
     return pairs
 
 
+def teacher_key(pde: str, param: str, set_seed: int) -> str:
+    """The key of one pipeline's ``once`` teacher: each set seed trains its own family teacher."""
+    return f"{pde}/{param}/{set_seed}"
+
+
+def network_seeds(set_seed: int, n: int) -> list[int]:
+    """The ``n`` network seeds of set seed ``set_seed``: disjoint across set seeds, so every set
+    seed is an independent pipeline (its points, its teacher and its networks)."""
+    return list(range(set_seed * n, set_seed * n + n))
+
+
+def is_labelled(method: str, settings: dict) -> bool:
+    return method != "dense" and methods.get(method, **settings).capabilities.labelled
+
+
 def run_cell(cell: dict, teachers: dict | None = None) -> list[dict]:
     """One cell: the method's set for one PDE, family and set seed, retrained at every shift
-    value with every network seed (``teachers``: the ``once`` label sources by ``"pde/param"``)."""
+    value with every network seed (``teachers``: the ``once`` label sources by :func:`teacher_key`)."""
     problem = equations.get(cell["pde"])
     param, name, method, set_seed = cell["param"], cell["label"], cell["method"], cell["set_seed"]
     fam = problem.shift(param)
     values = [tuple(v) for v in cell["values"]]
     kind = OLD_LABELS.get(cell["labels"], cell["labels"])
-    labels = ood.once(teachers[f"{cell['pde']}/{param}"]) if kind == "once" else kind
+    labels = ood.once(teachers[teacher_key(cell["pde"], param, set_seed)]) if kind == "once" else kind
     if method == "dense":
         ps = methods.get("dense").make(problem, cell["dense"], seed=set_seed)
     else:  # a method that fails is reported (failures.csv), not fatal: the engine keeps the cell out
@@ -178,10 +193,12 @@ def main(argv=None) -> int:
     ap.add_argument("--set-seeds", type=int, default=1, help="point sets per method (each retrained with every network seed)")
     ap.add_argument("--n-in", type=int, default=3, help="in-distribution shift values")
     ap.add_argument("--n-out", type=int, default=2, help="out-of-distribution shift values on each side")
-    ap.add_argument("--labels", default="none", choices=[*LABELS, *OLD_LABELS],
-                    help="label source for labelled sets at shifted values: none | once (one parametric teacher, "
-                         "its cost spread over the values) | per_shift (a dense teacher per value, a diagnostic) | "
-                         "reference (oracle); old names drop, parametric, relabel accepted")
+    ap.add_argument("--labels", nargs="+", default=["none"], choices=[*LABELS, *OLD_LABELS],
+                    help="label source(s) for labelled sets at shifted values: none | once (one parametric teacher "
+                         "per set seed, its cost spread over the values) | per_shift (a dense teacher per value, a "
+                         "diagnostic) | reference (oracle); old names drop, parametric, relabel accepted. With "
+                         "several, each labelled set is scored under each (rows 'method [source]'); unlabelled "
+                         "sets and dense once")
     ap.add_argument("--values", type=float, nargs="+", default=None,
                     help="shift values (default: the family's held-out values when a task-aware method is swept, "
                          "else --n-in/--n-out values and the nominal one)")
@@ -195,7 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="experiments/out/ood")
     add_engine_args(ap)
     args = ap.parse_args(argv)
-    args.labels = OLD_LABELS.get(args.labels, args.labels)
+    args.labels = list(dict.fromkeys(OLD_LABELS.get(s, s) for s in args.labels))
     proto = engine_protocol(start(args), args)
     budget = default_budget(proto, args.budget)
     registered = set(methods.names())
@@ -219,19 +236,27 @@ def main(argv=None) -> int:
                                                {**method_settings(method, proto), **settings}, param)
                                 for method, settings in runs.values()) if m is not None]
             values = evaluation_values(problem, fam, made, args.n_in, args.n_out, args.values, args.allow_made_on)
-            if args.labels == "once":
-                pres = train_parametric(problem, param, fam.in_range, budget=proto.dense, config=proto.train, seed=0)
-                parametric[f"{pde}/{param}"] = pres.teacher()
-                teachers += [{**r, "cost_seconds": pres.cost_seconds} for r in pres.evaluate([v for v, _ in values])]
-                log.info("%s %s: parametric teacher in %.1f s", pde, param, pres.cost_seconds)
+            any_labelled = False
             for name, (method, settings) in runs.items():
                 kw = {} if method == "dense" else {**method_settings(method, proto), **settings}
+                labelled = is_labelled(method, kw)
+                any_labelled |= labelled
+                for source in args.labels if labelled else ["none"]:
+                    label = f"{name} [{source}]" if labelled and len(args.labels) > 1 else name
+                    for set_seed in range(args.set_seeds):
+                        cells.append({"pde": pde, "param": param, "label": label, "method": method, "settings": kw,
+                                      "set_seed": set_seed, "budget": budget, "dense": proto.dense,
+                                      "values": [[float(v), bool(i)] for v, i in values],
+                                      "seeds": network_seeds(set_seed, args.seeds), "labels": source,
+                                      "allow_made_on": bool(args.allow_made_on), "config": proto.train.to_dict()})
+            if "once" in args.labels and any_labelled:  # one family teacher per pipeline (set seed)
                 for set_seed in range(args.set_seeds):
-                    cells.append({"pde": pde, "param": param, "label": name, "method": method, "settings": kw,
-                                  "set_seed": set_seed, "budget": budget, "dense": proto.dense,
-                                  "values": [[float(v), bool(i)] for v, i in values], "seeds": list(range(args.seeds)),
-                                  "labels": args.labels, "allow_made_on": bool(args.allow_made_on),
-                                  "config": proto.train.to_dict()})
+                    pres = train_parametric(problem, param, fam.in_range, budget=proto.dense, config=proto.train,
+                                            seed=set_seed)
+                    parametric[teacher_key(pde, param, set_seed)] = pres.teacher()
+                    teachers += [{**r, "set_seed": set_seed, "cost_seconds": pres.cost_seconds}
+                                 for r in pres.evaluate([v for v, _ in values])]
+                    log.info("%s %s set %d: parametric teacher in %.1f s", pde, param, set_seed, pres.cost_seconds)
     fn = functools.partial(run_cell, teachers=parametric) if parametric else run_cell
     res = sweep(cells, fn, args, out, desc="ood sweep")
     rows = res.rows
@@ -269,15 +294,31 @@ def label_cost(rows: list[dict], method: str) -> tuple[float, float]:
     return float(np.mean(list(per_value.values()))), float(np.mean(units)) if units else float("nan")
 
 
+def model_cost(rows: list[dict], method: str) -> tuple[float, float]:
+    """The full cost of getting ``method``'s models, in dense trainings (the dense rows' mean
+    training seconds over all values): the one-off cost of making its set at the nominal values
+    (teachers, warm-up, distillation; mean over set seeds) and the cost per shift value (labels
+    charged to the value plus the student's training; mean over rows). NaN without dense rows."""
+    dense = [float(r["train_seconds"]) for r in rows if r["method"] == "dense"]
+    mine = [r for r in rows if r["method"] == method]
+    if not dense or not mine or np.mean(dense) <= 0:
+        return float("nan"), float("nan")
+    unit = float(np.mean(dense))
+    per_set = {r.get("set_seed", 0): float(r.get("set_total_seconds", 0.0)) for r in mine}
+    per_value = [float(r.get("label_seconds", 0.0)) + float(r["train_seconds"]) for r in mine]
+    return float(np.mean(list(per_set.values()))) / unit, float(np.mean(per_value)) / unit
+
+
 def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budget: int, wall: float,
            failures: list[dict] = ()) -> None:
-    diagnostic = args.labels in ood.DIAGNOSTIC_SOURCES
+    diagnostic = [s for s in args.labels if s in ood.DIAGNOSTIC_SOURCES]
     lines = [
         f"Command: `python experiments/ood_sweep.py {' '.join(sys.argv[1:])}`", "",
         f"Machine: {machine()}; wall {wall:.0f} s", "",
         f"Protocol {proto.name}: {proto.train.to_dict()}; budget {budget} interior points (dense: {proto.dense} Sobol); "
-        f"{args.seeds} network seeds x {args.set_seeds} point set(s) per method; label source at shifted values: "
-        f"{args.labels}" + (" (a diagnostic, not a headline)." if diagnostic else "."),
+        f"{args.seeds} network seed(s) x {args.set_seeds} point set(s) per method, every set seed an independent "
+        f"pipeline (its points, teachers and networks); label source(s) at shifted values: {', '.join(args.labels)}"
+        + (f" ({', '.join(diagnostic)}: a diagnostic, not a headline)." if diagnostic else "."),
         "",
         "Each cell: L2RE mean ± std over seeds at that shift value (ratio to the dense set's mean at the same value). "
         "Values marked ID lie in the in-distribution range. † marks a value the set was made on (a task-aware "
@@ -285,7 +326,10 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         "OOD/ID = mean OOD error / mean ID error; worst ×dense = the largest ratio to dense over all held-out shifts "
         "(target: <= 1.5). Labels s/value: the seconds charged to each value for its labels (mean over values; "
         "once: the family teacher's cost / values scored; per_shift: that value's own dense teacher in full); "
-        "× dense: the same in units of the dense row's mean training seconds at that value.",
+        "× dense: the same in units of the dense row's mean training seconds at that value. Cost, dense trainings: "
+        "one-off = making the set at the nominal values (its teachers, warm-up and distillation; mean over set "
+        "seeds), per value = its labels there plus training on it, both in units of the dense rows' mean training "
+        "time (dense: 0 + 1).",
         "",
     ]
     # ratios leave out rows at values their set was made on (pinndd.eval.ood's summaries do)
@@ -306,8 +350,9 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
         head = [f"{v:g}" + (" ID" if flags[v] else "") for v in values]
         lines += [f"### {pde}: shift of `{param}` (nominal {problem.params[param]:g}, ID {list(fam.in_range)}, "
                   f"OOD {list(fam.out_range)}; moves {', '.join(ood.shifts_conditions(problem, param)) or 'no condition'})", "",
-                  "| method | " + " | ".join(head) + " | OOD/ID | worst ×dense | labels s/value | × dense |",
-                  "|---|" + "---|" * (len(values) + 4)]
+                  "| method | " + " | ".join(head) + " | OOD/ID | worst ×dense | labels s/value | × dense "
+                  "| cost one-off | cost per value |",
+                  "|---|" + "---|" * (len(values) + 6)]
         for method in dict.fromkeys(r["method"] for r in sub):
             cells = []
             for v in values:
@@ -319,18 +364,23 @@ def report(rows: list[dict], teachers: list[dict], out: Path, proto, args, budge
                 cells.append(_cell(errs, rt) if errs else "–")
             w = worst.get((pde, param, method))
             secs, units = label_cost(sub, method)
-            cost = "–" if method == "dense" else f"{secs:.3g} | " + (f"{units:.2f}" if np.isfinite(units) else "–")
+            cost = "– | –" if method == "dense" else f"{secs:.3g} | " + (f"{units:.2f}" if np.isfinite(units) else "–")
+            one_off, per_value = model_cost(sub, method)
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {ood_id.get((pde, param, method), float('nan')):.2f} | "
-                         + (f"{w:.2f}" if w is not None else "–") + f" | {cost}" + (" | –" if method == "dense" else "")
-                         + " |")
+                         + (f"{w:.2f}" if w is not None else "–") + f" | {cost} | {one_off:.2f} | {per_value:.2f} |")
         lab = sorted({r["labels"] for r in sub if r["labels"] not in ("none",)})
         if lab:
             lines.append(f"\nLabels of labelled sets: {', '.join(lab)}.")
         tsub = [t for t in teachers if t["pde"] == pde and t["param"] == param]
         if tsub:
-            lines += ["", "Parametric teacher (one PINN over the ID range, extrapolated outside; the 'once' label "
-                      "source): L2RE " + ", ".join(f"{t['value']:g}: {t['l2re']:.3g}" for t in tsub)
-                      + f"; cost {tsub[0]['cost_seconds']:.0f} s, spread over the {len(values)} values."]
+            by_value = defaultdict(list)
+            for t in tsub:
+                by_value[t["value"]].append(t["l2re"])
+            costs = {t.get("set_seed", 0): t["cost_seconds"] for t in tsub}
+            lines += ["", f"Parametric teachers (the 'once' label source: one PINN over the ID range per set seed, "
+                      f"extrapolated outside; {len(costs)} seed(s)): L2RE mean (max) "
+                      + ", ".join(f"{v:g}: {np.mean(e):.3g} ({np.max(e):.3g})" for v, e in sorted(by_value.items()))
+                      + f"; cost {np.mean(list(costs.values())):.0f} s each, spread over the {len(values)} values."]
         lines.append("")
         curves = ood.error_curves(sub)
         fig = plot_error_curves(curves, f"{param} (nominal {problem.params[param]:g})",

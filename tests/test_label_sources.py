@@ -261,3 +261,23 @@ def test_summaries_leave_out_made_on_rows():
     assert {r["value"]: r["ratio"] for r in ood.ratio_to_dense(rows + dense)} == pytest.approx({0.1: 2.0, 0.4: 8.0})
     (r,) = ood.ood_id_ratio(rows)
     assert (r["id_mean"], r["ood_mean"], r["n_id"], r["n_ood"]) == pytest.approx((0.2, 0.8, 1, 1))
+
+
+def test_sweep_pipelines_are_independent_and_costed_in_full(ood_sweep):
+    # every set seed trains networks of its own: no network seed is shared between pipelines
+    seeds = [ood_sweep.network_seeds(s, 3) for s in range(4)]
+    assert seeds[0] == [0, 1, 2] and seeds[2] == [6, 7, 8]
+    assert len({n for ss in seeds for n in ss}) == 12
+    assert ood_sweep.teacher_key("burgers", "a", 0) != ood_sweep.teacher_key("burgers", "a", 1)
+    # labelled sets (and only they) are scored under every label source
+    assert ood_sweep.is_labelled("label_exchange", {}) and not ood_sweep.is_labelled("sobol", {})
+    assert not ood_sweep.is_labelled("dense", {})
+    # the set's one-off cost is counted once per set seed; per value: labels + training
+    rows = [{"method": "dense", "value": 0.1, "train_seconds": 2.0}, {"method": "dense", "value": 0.4, "train_seconds": 4.0},
+            {"method": "m", "value": 0.1, "set_seed": 0, "set_total_seconds": 6.0, "label_seconds": 1.0, "train_seconds": 2.0},
+            {"method": "m", "value": 0.4, "set_seed": 0, "set_total_seconds": 6.0, "label_seconds": 1.0, "train_seconds": 2.0},
+            {"method": "m", "value": 0.1, "set_seed": 1, "set_total_seconds": 12.0, "label_seconds": 3.0, "train_seconds": 4.0}]
+    one_off, per_value = ood_sweep.model_cost(rows, "m")
+    assert one_off == pytest.approx(9.0 / 3.0) and per_value == pytest.approx((3.0 + 3.0 + 7.0) / 3 / 3.0)
+    assert ood_sweep.model_cost(rows, "dense") == pytest.approx((0.0, 1.0))
+    assert all(np.isnan(ood_sweep.model_cost([r for r in rows if r["method"] == "m"], "m")))
