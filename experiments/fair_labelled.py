@@ -21,7 +21,8 @@ same run (same code, settings and machine). Each part's wall time is also kept s
 of a core the process had while doing it (``cpu_*`` columns, :func:`cpu_share`), which the table
 uses, so cells run under different load compare. Writes ``rows.csv``/``rows.json`` and
 ``table.md`` (mean ± std (median) over seeds, cost in dense trainings, ratios to the teacher and
-to dense).
+to dense) and ``fair_cost.png`` (error against full cost, one panel per PDE: every seed and the
+mean of each row).
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def table(rows: list[dict], header: list[str]) -> str:
     lines = header + ["| PDE | row | seeds | L2RE mean ± std (median) | cost, dense trainings (teacher + distillation + "
                       "training) | / teacher | / dense |", "|---|---|---|---|---|---|---|"]
     for pde in dict.fromkeys(r["pde"] for r in rows):
-        mine = [{**r, **{k[4:]: v for k, v in r.items() if k.startswith("cpu_")}} for r in rows if r["pde"] == pde]
+        mine = _units([r for r in rows if r["pde"] == pde])
         dense = [r for r in mine if r["row"] == "dense"]
         unit = float(np.median([r["total_seconds"] for r in dense])) if dense else float("nan")
         mean = {name: float(np.mean([r["l2re"] for r in mine if r["row"] == name])) for name in {r["row"] for r in mine}}
@@ -145,6 +146,50 @@ def table(rows: list[dict], header: list[str]) -> str:
                          f"{mean[name] / teacher:.2f} | {mean[name] / mean['dense']:.2f} |" if dense else "")
         lines.append(f"| {pde} | (one dense training = {unit:.1f} s, median of its dense rows) | | | | | |")
     return "\n".join(lines) + "\n"
+
+
+def _units(rows: list[dict]) -> list[dict]:
+    """Rows of one PDE with the CPU-share-corrected parts in place of wall time and the total in
+    dense trainings (``units``: the median total of the PDE's dense rows)."""
+    mine = [{**r, **{k[4:]: v for k, v in r.items() if k.startswith("cpu_")}} for r in rows]
+    dense = [r["total_seconds"] for r in mine if r["row"] == "dense"]
+    unit = float(np.median(dense)) if dense else float("nan")
+    return [{**r, "units": r["total_seconds"] / unit} for r in mine]
+
+
+def figure(rows: list[dict], path: Path) -> None:
+    """Error against the full cost of getting the model, one panel per PDE: every seed (small)
+    and the mean over seeds (large, labelled) of each row; log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    pdes = list(dict.fromkeys(r["pde"] for r in rows))
+    fig, axes = plt.subplots(1, len(pdes), figsize=(3.4 * len(pdes) + 0.6, 3.6), squeeze=False)
+    for ax, pde in zip(axes[0], pdes, strict=True):
+        mine = _units([r for r in rows if r["pde"] == pde])
+        for i, name in enumerate(dict.fromkeys(r["row"] for r in mine)):
+            rs = [r for r in mine if r["row"] == name]
+            x, y = np.array([r["units"] for r in rs]), np.array([r["l2re"] for r in rs])
+            color = f"C{i}"
+            ax.scatter(x, y, s=14, color=color, alpha=0.5)
+            ax.scatter(x.mean(), y.mean(), s=80, color=color, edgecolor="k", label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.set_title(pde, fontsize=10)
+        ax.set_xlabel("full cost (dense trainings)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("L2RE (reference grid)")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle("Labelled sets beside their own teachers and dense training: error against full cost "
+                 "(small: seeds, large: mean)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:
@@ -173,6 +218,7 @@ def main(argv=None) -> int:
               f"Machine: {machine()}; wall {time.perf_counter() - t0:.0f} s; protocol {proto.name}, "
               f"budget {args.budget}; seeds are independent pipelines (the seed drives the teacher).", ""]
     (Path(args.out) / "table.md").write_text(table(rows, header))
+    figure(rows, Path(args.out) / "fair_cost.png")
     print(table(rows, []))
     return 0
 

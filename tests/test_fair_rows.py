@@ -64,3 +64,22 @@ def test_best_of_k_brings_the_same_selection_budget(fair):
     assert (long["candidates"], long["scale"]) == (3, 2)
     (row,) = fair.run_cell({**_cell("dense_long", 0), "candidates": 3, "scale": 2})
     assert row["row"] == "dense (teacher length, 3 runs)"
+
+
+def test_table_and_figure_use_dense_trainings_of_each_pde(fair, tmp_path):
+    row = lambda pde, name, seed, l2re, secs: {"pde": pde, "seed": seed, "row": name, "l2re": l2re,  # noqa: E731
+                                               **{f"{p}_seconds": 0.0 for p in PARTS}, "total_seconds": secs,
+                                               **{f"cpu_{p}_seconds": 0.0 for p in PARTS}, "cpu_total_seconds": secs / 2}
+    rows = [row("heat", "dense", s, 0.09 + 0.01 * s, 10.0 + s) for s in range(3)]
+    rows += [row("heat", "teacher", s, 0.04 + 0.01 * s, 33.0) for s in range(3)]
+    rows += [row("poisson", "dense", 0, 0.2, 100.0), row("poisson", "teacher", 0, 0.4, 300.0)]
+    units = {(r["pde"], r["row"]): r["units"] for r in fair._units([r for r in rows if r["pde"] == "heat"])}
+    assert units[("heat", "teacher")] == pytest.approx(33.0 / 11.0)  # the CPU-corrected total over its dense median
+    text = fair.table(rows, [])
+    assert "| heat | teacher | 3 | 0.05 ± 0.01 (0.05) | 3.00 " in text
+    assert "| poisson | teacher | 1 | 0.4 ± 0 (0.4) | 3.00 " in text
+    # / teacher, / dense: heat's dense row 2x its teacher; heat's teacher 0.5x dense, Poisson's 2x
+    assert "| heat | dense | 3 | 0.1 ± 0.01 (0.1) | 1.00 (0.00 + 0.00 + 0.00) | 2.00 | 1.00 |" in text
+    assert "| 1.00 | 0.50 |" in text and "| 1.00 | 2.00 |" in text
+    fair.figure(rows, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 10_000
