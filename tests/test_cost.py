@@ -85,3 +85,25 @@ def test_a_trained_result_carries_its_sets_cost_plus_training(heat):
     assert res.cost == made.with_training(res.wall_time)
     for r in train_ensemble(heat, ps, cfg, [0, 1]).results:
         assert r.cost == made.with_training(r.wall_time)
+
+
+def test_a_teacher_read_from_the_disk_cache_leaves_the_sets_own_time_as_distillation(heat, monkeypatch):
+    """A disk-cache hit returns a run with its recorded training seconds at almost no wall time:
+    the teacher is charged those seconds, and the rest of the set's wall time stays distillation
+    (it was once swallowed by the recorded seconds, leaving distillation at 0)."""
+    from pinndd import TrainConfig, clear_caches
+    from pinndd.engine.training import make_model
+    from pinndd.methods.labelled import teacher as teacher_mod
+
+    recorded = 1000.0  # the cached run's training seconds, far above this set's wall time
+    monkeypatch.setattr(teacher_mod, "dense_run",
+                        lambda problem, dense, config, seed=0, method="sobol": (make_model(problem, config), recorded))
+    clear_caches()
+    try:
+        with measure() as m:
+            teacher_mod.train_teacher(heat, dense=32, config=TrainConfig(width=8, depth=2, adam_steps=5), seed=11)
+            time.sleep(0.05)  # the set's own work after its teacher
+    finally:
+        clear_caches()
+    assert recorded <= m.cost.teacher < recorded + 1.0
+    assert 0.05 <= m.cost.distillation <= m.wall
