@@ -142,9 +142,10 @@ def charge(part: str, seconds: float, spent: float | None = None, key: str | Non
 
     ``spent`` is the wall time this call actually took (default ``seconds``): less than
     ``seconds`` when the work came from a cache, and subtracted from the distillation part so
-    nothing is counted twice. ``key`` names the work (a teacher's settings): one set is charged
-    once for the same work however many of its steps use it (a start set and the method itself
-    sharing one teacher).
+    nothing is counted twice. It is capped at ``seconds`` (set-up around the charged work stays
+    distillation), so a set's total is never below its wall time. ``key`` names the work (a
+    teacher's settings): one set is charged once for the same work however many of its steps use
+    it (a start set and the method itself sharing one teacher).
     """
     if part not in PARTS:
         raise PinnddError(f"unknown cost part {part!r}; parts are {PARTS}")
@@ -155,7 +156,7 @@ def charge(part: str, seconds: float, spent: float | None = None, key: str | Non
         if ledger.charged(key):  # already in this set's record; the lookup's time stays distillation
             return
         ledger.keys.add(key)
-    ledger.spent += float(seconds if spent is None else spent)
+    ledger.spent += min(float(seconds if spent is None else spent), float(seconds))
     ledger.parts[part] += float(seconds)
 
 

@@ -107,3 +107,12 @@ def test_a_teacher_read_from_the_disk_cache_leaves_the_sets_own_time_as_distilla
         clear_caches()
     assert recorded <= m.cost.teacher < recorded + 1.0
     assert 0.05 <= m.cost.distillation <= m.wall
+
+
+def test_spent_is_capped_at_the_charge_so_the_total_covers_the_wall_time():
+    with measure() as m:
+        t0 = time.perf_counter()
+        time.sleep(0.05)  # set-up around a run whose own cost is only part of this time
+        charge("teacher", 0.01, spent=time.perf_counter() - t0)
+    assert m.cost.teacher == 0.01
+    assert m.cost.total >= m.wall and m.cost.distillation >= 0.03

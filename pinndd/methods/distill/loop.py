@@ -188,7 +188,7 @@ class Distiller(Checkpointed, PointSetMethod):
             EXPERTS.put(key, (dense, experts, time.perf_counter() - t0))
         dense, experts, cost = EXPERTS.get(key)
         if experts is not None:  # the expert runs are dense trainings the set learns from: charged in full
-            charge("teacher", cost, spent=time.perf_counter() - t_call if hit else cost, key=key)
+            charge("teacher", cost, spent=time.perf_counter() - t_call, key=key)
         model = make_student(problem, self.width, self.depth, self.activation, self.dtype, str(device))
         for p in model.parameters():
             p.requires_grad_(False)
